@@ -1,0 +1,61 @@
+# Stance: `make` lists the targets. Every target uses the project's own .venv.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STANCE := $(BIN)/stance
+MODEL_DIR ?= artifacts
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+DATA := data/statements.csv data/test.csv
+CODE := $(wildcard model/*.py training/*.py)
+export STANCE_MODEL_DIR := $(MODEL_DIR)
+
+.PHONY: help install train evaluate serve score predict test bench lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Create .venv and install Stance with its test tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+train: $(MODEL_DIR)/CURRENT ## Train the model if the data or the model code changed
+
+# A file target: nothing to do when neither the data nor the code changed since the last model.
+$(MODEL_DIR)/CURRENT: $(DATA) $(CODE) | $(VENV)/.installed
+	$(STANCE) train
+
+evaluate: train ## Print and save the metrics on data/test.csv (reports/<version>/)
+	$(STANCE) evaluate
+
+serve: train ## Serve the API with gunicorn on HOST:PORT (default 127.0.0.1:8000), WORKERS workers
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'service.wsgi:app'
+
+score: train ## Score a CSV: make score IN=statements.csv OUT=scored.csv [COLUMN=text]
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=file.csv OUT=scored.csv"; exit 2; }
+	$(STANCE) score "$(IN)" -o "$(OUT)" --text-column "$(or $(COLUMN),text)"
+
+predict: train ## Label one statement: make predict TEXT="We remain open to dialogue."
+	@test -n "$(TEXT)" || { echo 'usage: make predict TEXT="a statement"'; exit 2; }
+	$(STANCE) predict "$(TEXT)"
+
+test: $(VENV)/.installed ## Run the whole test suite (it trains its own model in a temp folder)
+	$(BIN)/pytest
+
+bench: train ## Measure batch throughput and memory against the read-only floor, and latency
+	$(BIN)/python tests/benchmark.py
+
+lint: $(VENV)/.installed ## Check the code with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean: ## Remove .venv, trained models and reports
+	rm -rf $(VENV) $(MODEL_DIR) reports *.egg-info .pytest_cache .ruff_cache

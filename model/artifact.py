@@ -1,0 +1,133 @@
+"""Save and load model artifacts: a joblib file beside a metadata JSON that vouches for it.
+
+Layout under a model directory (default ``artifacts/``)::
+
+    artifacts/
+        CURRENT                  the version id the service loads
+        <version>/model.joblib
+        <version>/metadata.json  versions, data hash, parameters, metrics, sha256 of model.joblib
+"""
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy
+import scipy
+import sklearn
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+CURRENT_FILE = "CURRENT"
+
+
+class ArtifactError(Exception):
+    """A model artifact is missing, tampered with, or built by other library versions."""
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions that must match for an artifact to load safely."""
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace path with text so that readers see the old or the new content, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_artifact(pipeline: Any, metadata: dict[str, Any], model_dir: Path) -> Path:
+    """Write pipeline and metadata as model_dir/<version>/, complete or not at all."""
+    version = metadata["version"]
+    model_dir.mkdir(parents=True, exist_ok=True)
+    final = model_dir / version
+    if final.exists():
+        raise ArtifactError(f"model version {version} already exists in {model_dir}")
+    staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=f".{version}."))
+    try:
+        joblib.dump(pipeline, staging / MODEL_FILE, compress=3)
+        metadata = {**metadata, "sha256": sha256_of(staging / MODEL_FILE)}
+        (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def read_metadata(version_dir: Path) -> dict[str, Any]:
+    """Return the metadata of one stored version."""
+    path = version_dir / METADATA_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"no model metadata at {path}: run `make train`") from None
+    except (ValueError, OSError) as error:
+        raise ArtifactError(f"unreadable model metadata at {path}: {error}") from None
+
+
+def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """Verify checksum and library versions, then unpickle; refuse anything that does not match."""
+    metadata = read_metadata(version_dir)
+    built_with = metadata.get("versions", {}).get("scikit-learn")
+    if built_with != sklearn.__version__:
+        raise ArtifactError(
+            f"model {version_dir.name} was built with scikit-learn {built_with}, this is "
+            f"{sklearn.__version__}: retrain it with `make train`"
+        )
+    model_path = version_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise ArtifactError(f"no model file at {model_path}: run `make train`")
+    actual = sha256_of(model_path)
+    if actual != metadata.get("sha256"):
+        raise ArtifactError(
+            f"checksum mismatch for {model_path}: expected {metadata.get('sha256')}, "
+            f"found {actual}; the file was changed after training, refusing to load it"
+        )
+    return joblib.load(model_path), metadata
+
+
+def current_version(model_dir: Path) -> str:
+    """Return the version id that CURRENT points to."""
+    try:
+        version = (model_dir / CURRENT_FILE).read_text().strip()
+    except FileNotFoundError:
+        raise ArtifactError(f"no trained model in {model_dir}: run `make train`") from None
+    if not version or "/" in version or version.startswith("."):
+        raise ArtifactError(f"{model_dir / CURRENT_FILE} does not name a version")
+    return version
+
+
+def set_current(model_dir: Path, version: str) -> None:
+    """Point CURRENT at version, after checking that version loads."""
+    load_artifact(model_dir / version)
+    write_atomically(model_dir / CURRENT_FILE, version + "\n")

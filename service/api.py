@@ -1,0 +1,104 @@
+"""The REST API: parse the request, call the one prediction path, shape the answer."""
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import BadRequest, UnprocessableEntity, UnsupportedMediaType
+
+from service.app import ModelSlot, get_predictor
+
+api = Blueprint("api", __name__)
+
+
+def read_json_object() -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise the 4xx that says what is wrong."""
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Send the body as JSON with Content-Type: application/json (got {mimetype or 'none'})."
+        )
+    raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises 413
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not valid UTF-8.") from None
+    except RecursionError:
+        raise BadRequest("The JSON body is nested too deeply.") from None
+    except ValueError as error:
+        raise BadRequest(f"The body is not valid JSON: {error}.") from None
+    if not isinstance(body, dict):
+        raise UnprocessableEntity(
+            f'The body must be a JSON object such as {{"texts": ["..."]}}, '
+            f"not a {_json_type(body)}."
+        )
+    return body
+
+
+def texts_from(body: dict[str, Any]) -> list[str]:
+    """Return the statements of a predict request, checked against the configured limits."""
+    if ("text" in body) == ("texts" in body):
+        raise UnprocessableEntity('Send either "texts": ["...", ...] or "text": "...", not both.')
+    single = "text" in body
+    texts = [body["text"]] if single else body["texts"]
+    if not isinstance(texts, list):
+        raise UnprocessableEntity(f'"texts" must be an array of strings, not a {_json_type(texts)}.')
+    max_texts, max_chars = current_app.config["MAX_TEXTS"], current_app.config["MAX_TEXT_CHARS"]
+    if not texts:
+        raise UnprocessableEntity('"texts" is empty: send at least one statement.')
+    if len(texts) > max_texts:
+        raise UnprocessableEntity(
+            f'"texts" has {len(texts)} statements; at most {max_texts} are allowed per request.'
+        )
+    for index, text in enumerate(texts):
+        name = "text" if single else f"texts[{index}]"
+        if not isinstance(text, str):
+            raise UnprocessableEntity(f"{name} must be a string, not a {_json_type(text)}.")
+        if not text.strip():
+            raise UnprocessableEntity(f"{name} is empty.")
+        if len(text) > max_chars:
+            raise UnprocessableEntity(
+                f"{name} has {len(text)} characters; at most {max_chars} are allowed."
+            )
+    return texts
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+@api.post("/v1/predict")
+def predict():
+    texts = texts_from(read_json_object())
+    predictor = get_predictor()
+    return jsonify(
+        model_version=predictor.version,
+        predictions=[p.as_dict() for p in predictor.predict(texts)],
+    )
+
+
+@api.get("/v1/model")
+def model_info():
+    metadata = get_predictor().metadata
+    return jsonify(
+        version=metadata["version"],
+        labels=metadata["labels"],
+        trained_at=metadata["trained_at"],
+        metrics=metadata["metrics"],
+        data=metadata["data"],
+        params=metadata["params"],
+        library_versions=metadata["versions"],
+    )
+
+
+@api.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@api.get("/readyz")
+def readyz():
+    slot: ModelSlot = current_app.extensions["stance"]
+    predictor = get_predictor()  # 503 until a model is loaded and verified
+    return jsonify(status="ready", model_version=predictor.version, model_dir=str(slot.model_dir))

@@ -1,0 +1,184 @@
+"""The `stance` command line: thin subcommands that each call one core function."""
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from model import LABELS, TEXT_COLUMN, ArtifactError, Predictor
+
+DEFAULT_DATA = Path("data/statements.csv")
+DEFAULT_TEST = Path("data/test.csv")
+DEFAULT_REPORTS = Path("reports")
+
+model_dir_option = click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="artifacts",
+    show_default=True,
+    envvar="STANCE_MODEL_DIR",
+    show_envvar=True,
+    help="Where trained model versions live.",
+)
+
+
+class InputError(click.ClickException):
+    """Bad input from the user: one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+
+def load_predictor(model_dir: Path) -> Predictor:
+    try:
+        return Predictor.load_current(model_dir)
+    except ArtifactError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stance")
+def main() -> None:
+    """Tag statements from diplomatic and political news as conciliatory, warning or neutral."""
+
+
+@main.command()
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON shape instead.")
+@model_dir_option
+def predict(texts: tuple[str, ...], as_json: bool, model_dir: Path) -> None:
+    """Print the label and probabilities of each TEXT."""
+    empty = [i + 1 for i, text in enumerate(texts) if not text.strip()]
+    if empty:
+        raise InputError(f"text {empty[0]} is empty")
+    predictor = load_predictor(model_dir)
+    predictions = predictor.predict(list(texts))
+    if as_json:
+        payload = {
+            "model_version": predictor.version,
+            "predictions": [p.as_dict() for p in predictions],
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for text, prediction in zip(texts, predictions, strict=True):
+        odds = "  ".join(f"{label} {prediction.probabilities[label]:.2f}" for label in LABELS)
+        click.echo(f"{prediction.label:<13} {prediction.confidence:.2f}  [{odds}]  {text}")
+
+
+@main.command()
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DATA,
+              show_default=True, help="Labelled training statements (text,label).")
+@click.option("--test", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_TEST,
+              show_default=True, help="Held-out labelled statements, never trained on.")
+@click.option("--search/--no-search", default=True, show_default=True,
+              help="Choose n-grams and regularisation by cross-validation, or use the defaults.")
+@model_dir_option
+def train(data: Path, test: Path, search: bool, model_dir: Path) -> None:
+    """Validate the data, fit the model, evaluate it, and make it the current version."""
+    from training.data import DataError
+    from training.train import train as train_model
+
+    try:
+        version_dir, metadata = train_model(data, test, model_dir, search=search)
+    except DataError as error:
+        click.echo(f"The labelled data has {len(error.problems)} problem(s):", err=True)
+        for line in error.problems:
+            click.echo(f"  {line}", err=True)
+        raise InputError("fix the rows above, then train again") from None
+    scores = metadata["metrics"]
+    click.echo(f"trained {metadata['version']} on {metadata['data']['train_rows']} statements")
+    click.echo(f"  parameters: {json.dumps(metadata['params'])}")
+    click.echo(
+        f"  cross-validated macro-F1 {scores['cross_validated']['macro_f1_mean']:.3f} "
+        f"(± {scores['cross_validated']['macro_f1_std']:.3f}); "
+        f"held-out macro-F1 {scores['held_out']['macro_f1']:.3f} on {test}"
+    )
+    click.echo(f"  saved to {version_dir} and made current")
+
+
+@main.command()
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_TEST,
+              show_default=True, help="Labelled statements to evaluate on.")
+@click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_REPORTS, show_default=True,
+              help="Folder for the report; it goes to REPORTS/<version>/.")
+@model_dir_option
+def evaluate(data: Path, reports: Path, model_dir: Path) -> None:
+    """Print and save the current model's metrics on a labelled file."""
+    from model.artifact import write_atomically
+    from training.data import DataError, problems_in, read_labelled
+    from training.train import evaluate as evaluate_model
+
+    try:
+        frame = read_labelled(data)
+        problems = problems_in(frame, data.name)
+        if problems:
+            raise DataError(problems)
+    except DataError as error:
+        raise InputError("; ".join(error.problems)) from None
+    predictor = load_predictor(model_dir)
+    result = evaluate_model(predictor, frame)
+    click.echo(format_metrics(result, data))
+    folder = reports / predictor.version
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomically(folder / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    click.echo(f"written to {folder / 'evaluation.json'}")
+
+
+def format_metrics(result: dict[str, Any], data: Path) -> str:
+    lines = [
+        f"model {result['model_version']} on {data} ({result['n']} statements)",
+        f"accuracy {result['accuracy']:.3f}   macro-F1 {result['macro_f1']:.3f}",
+        "",
+        f"{'':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+    ]
+    for label, row in result["per_class"].items():
+        lines.append(
+            f"{label:<14}{row['precision']:>10.3f}{row['recall']:>10.3f}"
+            f"{row['f1']:>10.3f}{row['support']:>10}"
+        )
+    matrix = result["confusion_matrix"]
+    lines += ["", "confusion matrix (rows: true label, columns: predicted)"]
+    lines.append(f"{'':<14}" + "".join(f"{label:>14}" for label in matrix["labels"]))
+    for label, row in zip(matrix["labels"], matrix["rows_true_columns_predicted"], strict=True):
+        lines.append(f"{label:<14}" + "".join(f"{n:>14}" for n in row))
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("source", type=str)
+@click.option("-o", "--output", "destination", required=True,
+              help="Where to write the scored CSV ('-' for stdout).")
+@click.option("--text-column", default=TEXT_COLUMN, show_default=True,
+              help="The column that holds the statements.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Rows read and scored at a time; memory stays flat whatever the file size.")
+@model_dir_option
+def score(source: str, destination: str, text_column: str, chunk_rows: int,
+          model_dir: Path) -> None:
+    """Score the statements of a CSV file SOURCE ('-' for stdin).
+
+    Every input column and row is kept, in order; label, confidence and one p_<label> column
+    per label are added. The output appears only once it is complete.
+    """
+    from tqdm import tqdm
+
+    from service.batch import ScoreError, score_csv
+
+    predictor = load_predictor(model_dir)
+    # A terminated run must clean up its partial file like an interrupted one does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    with tqdm(unit=" rows", disable=None, file=sys.stderr, leave=False) as progress:
+        try:
+            summary = score_csv(
+                predictor, source, destination, text_column, chunk_rows, progress.update
+            )
+        except ScoreError as error:
+            raise InputError(str(error)) from None
+    click.echo(summary.line(), err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Every error leaves the API as application/problem+json (RFC 9457), never HTML or a traceback."""
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str) -> Response:
+    """Return a problem+json response."""
+    response = jsonify(type="about:blank", title=title, status=status, detail=detail)
+    response.status_code = status
+    response.mimetype = PROBLEM_TYPE
+    return response
+
+
+def _from_http_exception(error: HTTPException) -> Response:
+    response = problem(error.code or 500, error.name, error.description or error.name)
+    # Keep what the exception knows about the response, such as Allow on a 405.
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(error.valid_methods or [])
+    return response
+
+
+def _from_unexpected(error: Exception) -> Response:
+    # Flask has already logged the traceback; the client learns only that it was our fault.
+    return _from_http_exception(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Turn every HTTP error and every unexpected exception into a problem response."""
+    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(Exception, _from_unexpected)

@@ -1,0 +1,1 @@
+"""Turn labelled CSV into a verified model artifact."""

@@ -1,0 +1,147 @@
+"""Load labelled statements and refuse data that would teach the model the wrong thing."""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+
+from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
+
+# Two statements whose word sets have at least this cosine similarity are near-duplicates:
+# the same sentence with a name swapped or its words reordered.
+NEAR_DUPLICATE_SIMILARITY = 0.85
+MIN_SHARED_WORDS = 5
+
+
+class DataError(Exception):
+    """Labelled data failed validation; problems lists every reason, naming the rows."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    """Two statements that are almost the same sentence."""
+
+    first: str
+    first_line: int
+    second: str
+    second_line: int
+    similarity: float
+
+
+def line_of(index: int) -> int:
+    """Return the spreadsheet row of a data row: the header is row 1."""
+    return index + 2
+
+
+def normalise(text: str) -> str:
+    """Return text folded for duplicate checks: case, accents, punctuation and spacing ignored."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(re.findall(r"\w+", folded))
+
+
+def read_labelled(path: Path) -> pd.DataFrame:
+    """Read a text,label CSV with every field as a string (a statement "NA" is text)."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError([f"{path}: no such file"]) from None
+    except UnicodeDecodeError as error:
+        raise DataError([f"{path}: not UTF-8 ({error.reason} at byte {error.start})"]) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError([f"{path}: not a readable CSV: {error}"]) from None
+    missing = [c for c in (TEXT_COLUMN, LABEL_COLUMN) if c not in frame.columns]
+    if missing:
+        raise DataError(
+            [f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}"]
+        )
+    return frame[[TEXT_COLUMN, LABEL_COLUMN]]
+
+
+def problems_in(frame: pd.DataFrame, name: str) -> list[str]:
+    """Return every problem in one labelled file, each naming its rows."""
+    if frame.empty:
+        return [f"{name}: no statements"]
+    problems = []
+    texts, labels = frame[TEXT_COLUMN], frame[LABEL_COLUMN]
+    for index in np.flatnonzero(texts.str.strip() == ""):
+        problems.append(f"{name} row {line_of(index)}: empty text")
+    for index in np.flatnonzero(~labels.isin(LABELS)):
+        problems.append(
+            f"{name} row {line_of(index)}: unknown label {labels.iloc[index]!r} "
+            f"(expected one of {', '.join(LABELS)})"
+        )
+    keys = texts.map(normalise)
+    for _, group in frame[keys != ""].groupby(keys[keys != ""], sort=False):
+        if len(group) < 2:
+            continue
+        rows = ", ".join(str(line_of(i)) for i in group.index)
+        exact = group[TEXT_COLUMN].nunique() == 1
+        kind = "duplicate" if exact else "duplicate after normalising case and punctuation"
+        if group[LABEL_COLUMN].nunique() > 1:
+            problems.append(
+                f"{name} rows {rows}: the same text with different labels "
+                f"({', '.join(sorted(set(group[LABEL_COLUMN])))})"
+            )
+        else:
+            problems.append(f"{name} rows {rows}: {kind}: {group[TEXT_COLUMN].iloc[0][:80]!r}")
+    return problems
+
+
+def near_duplicates(
+    first: pd.Series, second: pd.Series | None = None
+) -> list[NearDuplicate]:
+    """Return pairs of near-identical statements, within first or between first and second."""
+    within = second is None
+    second = first if within else second
+    vectorizer = CountVectorizer(binary=True, token_pattern=r"(?u)\b\w+\b")
+    vectorizer.fit(pd.concat([first, second]).map(normalise))
+    a = vectorizer.transform(first.map(normalise)).astype(np.float32)
+    b = vectorizer.transform(second.map(normalise)).astype(np.float32)
+    shared = (a @ b.T).tocoo()
+    sizes_a = np.asarray(a.sum(axis=1)).ravel()
+    sizes_b = np.asarray(b.sum(axis=1)).ravel()
+    pairs = []
+    for i, j, count in zip(shared.row, shared.col, shared.data, strict=True):
+        if count < MIN_SHARED_WORDS or (within and j <= i):
+            continue
+        similarity = float(count / np.sqrt(sizes_a[i] * sizes_b[j]))
+        if similarity >= NEAR_DUPLICATE_SIMILARITY:
+            pairs.append(
+                NearDuplicate(
+                    first.iloc[i], line_of(i), second.iloc[j], line_of(j), round(similarity, 3)
+                )
+            )
+    return sorted(pairs, key=lambda pair: -pair.similarity)
+
+
+def load_corpus(train_path: Path, test_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read and validate the training and held-out files; raise DataError listing all problems."""
+    train, test = read_labelled(train_path), read_labelled(test_path)
+    problems = problems_in(train, train_path.name) + problems_in(test, test_path.name)
+    test_rows = {key: line_of(i) for i, key in enumerate(test[TEXT_COLUMN].map(normalise))}
+    for i, key in enumerate(train[TEXT_COLUMN].map(normalise)):
+        if key and key in test_rows:
+            problems.append(
+                f"{train_path.name} row {line_of(i)} and {test_path.name} row {test_rows[key]}: "
+                f"the same statement in both files: {train[TEXT_COLUMN].iloc[i][:80]!r}"
+            )
+    for pair in near_duplicates(train[TEXT_COLUMN], test[TEXT_COLUMN]):
+        if normalise(pair.first) == normalise(pair.second):
+            continue  # already reported above as the same statement
+        problems.append(
+            f"{train_path.name} row {pair.first_line} and {test_path.name} row "
+            f"{pair.second_line}: a near-duplicate in both files (similarity {pair.similarity}): "
+            f"{pair.first[:80]!r}"
+        )
+    if problems:
+        raise DataError(problems)
+    return train, test
