@@ -42,7 +42,9 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     single = "text" in body
     texts = [body["text"]] if single else body["texts"]
     if not isinstance(texts, list):
-        raise UnprocessableEntity(f'"texts" must be an array of strings, not a {_json_type(texts)}.')
+        raise UnprocessableEntity(
+            f'"texts" must be an array of strings, not a {_json_type(texts)}.'
+        )
     max_texts, max_chars = current_app.config["MAX_TEXTS"], current_app.config["MAX_TEXT_CHARS"]
     if not texts:
         raise UnprocessableEntity('"texts" is empty: send at least one statement.')

@@ -68,12 +68,26 @@ def predict(texts: tuple[str, ...], as_json: bool, model_dir: Path) -> None:
 
 
 @main.command()
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DATA,
-              show_default=True, help="Labelled training statements (text,label).")
-@click.option("--test", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_TEST,
-              show_default=True, help="Held-out labelled statements, never trained on.")
-@click.option("--search/--no-search", default=True, show_default=True,
-              help="Choose n-grams and regularisation by cross-validation, or use the defaults.")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Labelled training statements (text,label).",
+)
+@click.option(
+    "--test",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_TEST,
+    show_default=True,
+    help="Held-out labelled statements, never trained on.",
+)
+@click.option(
+    "--search/--no-search",
+    default=True,
+    show_default=True,
+    help="Choose n-grams and regularisation by cross-validation, or use the defaults.",
+)
 @model_dir_option
 def train(data: Path, test: Path, search: bool, model_dir: Path) -> None:
     """Validate the data, fit the model, evaluate it, and make it the current version."""
@@ -99,11 +113,20 @@ def train(data: Path, test: Path, search: bool, model_dir: Path) -> None:
 
 
 @main.command()
-@click.option("--data", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_TEST,
-              show_default=True, help="Labelled statements to evaluate on.")
-@click.option("--reports", type=click.Path(file_okay=False, path_type=Path),
-              default=DEFAULT_REPORTS, show_default=True,
-              help="Folder for the report; it goes to REPORTS/<version>/.")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_TEST,
+    show_default=True,
+    help="Labelled statements to evaluate on.",
+)
+@click.option(
+    "--reports",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_REPORTS,
+    show_default=True,
+    help="Folder for the report; it goes to REPORTS/<version>/.",
+)
 @model_dir_option
 def evaluate(data: Path, reports: Path, model_dir: Path) -> None:
     """Print and save the current model's metrics on a labelled file."""
@@ -149,15 +172,30 @@ def format_metrics(result: dict[str, Any], data: Path) -> str:
 
 @main.command()
 @click.argument("source", type=str)
-@click.option("-o", "--output", "destination", required=True,
-              help="Where to write the scored CSV ('-' for stdout).")
-@click.option("--text-column", default=TEXT_COLUMN, show_default=True,
-              help="The column that holds the statements.")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True,
-              help="Rows read and scored at a time; memory stays flat whatever the file size.")
+@click.option(
+    "-o",
+    "--output",
+    "destination",
+    required=True,
+    help="Where to write the scored CSV ('-' for stdout).",
+)
+@click.option(
+    "--text-column",
+    default=TEXT_COLUMN,
+    show_default=True,
+    help="The column that holds the statements.",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Rows read and scored at a time; memory stays flat whatever the file size.",
+)
 @model_dir_option
-def score(source: str, destination: str, text_column: str, chunk_rows: int,
-          model_dir: Path) -> None:
+def score(
+    source: str, destination: str, text_column: str, chunk_rows: int, model_dir: Path
+) -> None:
     """Score the statements of a CSV file SOURCE ('-' for stdin).
 
     Every input column and row is kept, in order; label, confidence and one p_<label> column

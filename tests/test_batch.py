@@ -33,9 +33,7 @@ def read_all(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def test_scoring_keeps_every_row_and_column_and_adds_the_outputs(
-    predictor, write_csv, tmp_path
-):
+def test_scoring_keeps_every_row_and_column_and_adds_the_outputs(predictor, write_csv, tmp_path):
     source = write_csv("in.csv", TRICKY_ROWS)
     summary = score_csv(predictor, source, tmp_path / "out.csv", chunk_rows=3)
     out = read_all(tmp_path / "out.csv")

@@ -47,7 +47,11 @@ def test_exact_and_normalised_duplicates(write_csv):
 
 
 def test_same_text_with_two_labels(write_csv):
-    rows = [HEADER, ["Seoul protested the drill.", "warning"], ["Seoul protested the drill", "neutral"]]
+    rows = [
+        HEADER,
+        ["Seoul protested the drill.", "warning"],
+        ["Seoul protested the drill", "neutral"],
+    ]
     [problem] = problems(write_csv, rows)
     assert "rows 2, 3: the same text with different labels (neutral, warning)" in problem
 
@@ -61,8 +65,14 @@ def test_overlap_between_train_and_test(write_csv):
 
 
 def test_near_duplicate_between_train_and_test(write_csv):
-    train = [HEADER, ["Kenya said the summit opens in Nairobi on Monday with twelve leaders.", "neutral"]]
-    test = [HEADER, ["Uganda said the summit opens in Nairobi on Monday with twelve leaders.", "neutral"]]
+    train = [
+        HEADER,
+        ["Kenya said the summit opens in Nairobi on Monday with twelve leaders.", "neutral"],
+    ]
+    test = [
+        HEADER,
+        ["Uganda said the summit opens in Nairobi on Monday with twelve leaders.", "neutral"],
+    ]
     [problem] = problems(write_csv, train, test)
     assert "a near-duplicate in both files" in problem
 

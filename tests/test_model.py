@@ -81,7 +81,7 @@ def test_model_built_by_another_scikit_learn_is_refused(model_copy):
 
 
 def test_missing_model_says_how_to_make_one(tmp_path):
-    with pytest.raises(ArtifactError, match="no trained model .* run `make train`"):
+    with pytest.raises(ArtifactError, match=r"no trained model .* run `make train`"):
         Predictor.load_current(tmp_path)
 
 

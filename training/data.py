@@ -96,9 +96,7 @@ def problems_in(frame: pd.DataFrame, name: str) -> list[str]:
     return problems
 
 
-def near_duplicates(
-    first: pd.Series, second: pd.Series | None = None
-) -> list[NearDuplicate]:
+def near_duplicates(first: pd.Series, second: pd.Series | None = None) -> list[NearDuplicate]:
     """Return pairs of near-identical statements, within first or between first and second."""
     within = second is None
     second = first if within else second

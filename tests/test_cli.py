@@ -1,0 +1,169 @@
+"""The `stance` CLI through click's runner and as a real subprocess."""
+
+import json
+import subprocess
+
+import pandas as pd
+import pytest
+
+from model import LABELS
+from model.artifact import current_version
+from service.cli import main
+
+from .conftest import BIN, DATA, TEST_DATA
+
+WARNING = "Beijing warned that the arms sale would seriously damage relations."
+OFFER = "We remain open to dialogue without preconditions."
+
+
+def test_help_lists_every_command(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("predict", "train", "evaluate", "score"):
+        assert command in result.output
+        sub = runner.invoke(main, [command, "--help"])
+        assert sub.exit_code == 0 and "Usage:" in sub.output
+
+
+def test_predict_prints_label_and_probabilities(runner):
+    result = runner.invoke(main, ["predict", WARNING, OFFER])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("warning") and lines[0].endswith(WARNING)
+    assert lines[1].startswith("conciliatory")
+    assert all(label in lines[0] for label in LABELS)
+
+
+def test_predict_json_has_the_api_shape(runner, predictor):
+    result = runner.invoke(main, ["predict", "--json", WARNING])
+    assert result.exit_code == 0
+    body = json.loads(result.output)
+    assert body == {
+        "model_version": predictor.version,
+        "predictions": [p.as_dict() for p in predictor.predict([WARNING])],
+    }
+
+
+def test_predict_refuses_an_empty_text(runner):
+    result = runner.invoke(main, ["predict", "fine", "  "])
+    assert result.exit_code == 2
+    assert "text 2 is empty" in result.output
+
+
+def test_predict_without_a_model_says_how_to_train(runner, tmp_path):
+    result = runner.invoke(main, ["predict", "--model-dir", str(tmp_path), WARNING])
+    assert result.exit_code == 1
+    assert "make train" in result.output and "Traceback" not in result.output
+
+
+def test_score_through_the_runner(runner, write_csv, tmp_path):
+    source = write_csv("in.csv", [["text"], [WARNING], [OFFER], [""]])
+    result = runner.invoke(main, ["score", str(source), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    assert "scored 3 rows" in result.output and "1 empty" in result.output
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert out["label"].tolist() == ["warning", "conciliatory", ""]
+
+
+def test_score_with_another_text_column(runner, write_csv, tmp_path):
+    source = write_csv("in.csv", [["id", "body"], ["7", WARNING]])
+    result = runner.invoke(
+        main, ["score", str(source), "-o", str(tmp_path / "out.csv"), "--text-column", "body"]
+    )
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "out.csv")["label"].tolist() == ["warning"]
+
+
+def test_score_missing_column_is_exit_2_with_one_line(runner, write_csv, tmp_path):
+    source = write_csv("in.csv", [["id", "body"], ["1", WARNING]])
+    result = runner.invoke(main, ["score", str(source), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: no column 'text' in the input; its columns are: id, body "
+        "(choose one with --text-column)"
+    ]
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_score_stdin_to_stdout_as_a_subprocess(cli_env):
+    completed = subprocess.run(
+        [BIN / "stance", "score", "-", "-o", "-"],
+        input=f'text,source\n"{WARNING}",wire\n"{OFFER}",quote\n',
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        check=True,
+    )
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "text,source,label,confidence,p_conciliatory,p_neutral,p_warning"
+    assert ",wire,warning," in lines[1] and ",quote,conciliatory," in lines[2]
+    assert "scored 2 rows" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_unreadable_input_as_a_subprocess_is_exit_2_without_traceback(cli_env, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"text\n\xff\xfe broken\n")
+    completed = subprocess.run(
+        [BIN / "stance", "score", str(source), "-o", str(tmp_path / "out.csv")],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("Error:") and "not UTF-8" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_as_a_subprocess(cli_env):
+    completed = subprocess.run(
+        [BIN / "stance", "predict", OFFER], capture_output=True, text=True, env=cli_env, check=True
+    )
+    assert completed.stdout.startswith("conciliatory")
+
+
+def test_train_and_evaluate_as_a_subprocess(tmp_path):
+    small = pd.read_csv(DATA, dtype=str, keep_default_na=False)
+    small = small.groupby("label").head(60)
+    small.to_csv(tmp_path / "small.csv", index=False)
+    env_free = {"STANCE_MODEL_DIR": str(tmp_path / "models"), "PATH": str(BIN)}
+    trained = subprocess.run(
+        [BIN / "stance", "train", "--data", tmp_path / "small.csv", "--test", TEST_DATA],
+        capture_output=True,
+        text=True,
+        env=env_free,
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    version = current_version(tmp_path / "models")
+    assert f"trained {version} on 180 statements" in trained.stdout
+    assert "cross-validated macro-F1" in trained.stdout
+    evaluated = subprocess.run(
+        [BIN / "stance", "evaluate", "--data", TEST_DATA, "--reports", tmp_path / "reports"],
+        capture_output=True,
+        text=True,
+        env=env_free,
+        cwd=tmp_path,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "macro-F1" in evaluated.stdout and "confusion matrix" in evaluated.stdout
+    saved = json.loads((tmp_path / "reports" / version / "evaluation.json").read_text())
+    assert saved["model_version"] == version and saved["n"] > 0
+
+
+def test_train_refuses_bad_data_naming_rows(runner, write_csv, tmp_path):
+    bad = write_csv("bad.csv", [["text", "label"], ["We condemn it.", "angry"], ["", "neutral"]])
+    result = runner.invoke(
+        main, ["train", "--data", str(bad), "--test", str(TEST_DATA), "--model-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "bad.csv row 2: unknown label 'angry'" in result.output
+    assert "bad.csv row 3: empty text" in result.output
+    assert not (tmp_path / "CURRENT").exists()
+
+
+@pytest.mark.parametrize("command", [["predict"], ["score"]])
+def test_missing_arguments_are_usage_errors(runner, command):
+    result = runner.invoke(main, command)
+    assert result.exit_code == 2 and "Usage:" in result.output
