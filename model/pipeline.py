@@ -13,7 +13,7 @@ RANDOM_STATE = 13
 DEFAULT_PARAMS: dict[str, Any] = {
     "tfidf__ngram_range": (1, 2),
     "tfidf__min_df": 1,
-    "clf__C": 10.0,
+    "clf__C": 30.0,
 }
 
 
