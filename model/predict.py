@@ -12,19 +12,54 @@ from model.labels import LABELS
 
 
 @dataclass(frozen=True)
+class Term:
+    """One feature's exact contribution to a label's logit: coefficient times TF-IDF value."""
+
+    term: str
+    weight: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "weight": self.weight}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why the model chose a label: intercept + sum of all term weights = the label's logit."""
+
+    label: str
+    logit: float
+    intercept: float
+    toward: tuple[Term, ...]  # positive contributions, strongest first
+    against: tuple[Term, ...]  # negative contributions, strongest first
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "logit": self.logit,
+            "intercept": self.intercept,
+            "toward": [t.as_dict() for t in self.toward],
+            "against": [t.as_dict() for t in self.against],
+        }
+
+
+@dataclass(frozen=True)
 class Prediction:
     """The model's call on one text."""
 
     label: str
     confidence: float
     probabilities: dict[str, float]
+    explanation: Explanation | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "label": self.label,
             "confidence": self.confidence,
             "probabilities": self.probabilities,
         }
+        if self.explanation is not None:
+            answer["explanation"] = self.explanation.as_dict()
+        return answer
 
 
 class Predictor:
@@ -36,6 +71,9 @@ class Predictor:
             raise ArtifactError(f"model labels {classes} differ from Stance's labels {LABELS}")
         self.pipeline = pipeline
         self.metadata = metadata
+        self._vectorizer = pipeline.named_steps["tfidf"]
+        self._classifier = pipeline.named_steps["clf"]
+        self._terms: np.ndarray | None = None  # built on the first explanation, then kept
 
     @classmethod
     def load(cls, version_dir: Path) -> "Predictor":
@@ -55,17 +93,45 @@ class Predictor:
         """Return an (n_texts, n_labels) array of probabilities, columns in LABELS order."""
         if len(texts) == 0:
             return np.empty((0, len(LABELS)))
-        return self.pipeline.predict_proba(list(texts))
+        return self._classifier.predict_proba(self._vectorizer.transform(list(texts)))
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], explain: bool = False) -> list[Prediction]:
         """Return one Prediction per text, in order, from one vectorised call."""
-        return [_prediction(row) for row in self.probabilities(texts).tolist()]
+        if len(texts) == 0:
+            return []
+        features = self._vectorizer.transform(list(texts))
+        probabilities = self._classifier.predict_proba(features)
+        best = probabilities.argmax(axis=1)
+        explanations = self._explain(features, best) if explain else [None] * len(texts)
+        return [
+            Prediction(
+                label=LABELS[k],
+                confidence=float(row[k]),
+                probabilities=dict(zip(LABELS, row.tolist(), strict=True)),
+                explanation=explanation,
+            )
+            for row, k, explanation in zip(probabilities, best, explanations, strict=True)
+        ]
 
-
-def _prediction(probabilities: list[float]) -> Prediction:
-    best = max(range(len(LABELS)), key=probabilities.__getitem__)
-    return Prediction(
-        label=LABELS[best],
-        confidence=probabilities[best],
-        probabilities=dict(zip(LABELS, probabilities, strict=True)),
-    )
+    def _explain(self, features: Any, labels: np.ndarray) -> list[Explanation]:
+        if self._terms is None:
+            self._terms = self._vectorizer.get_feature_names_out()
+        logits = self._classifier.decision_function(features)
+        coefficients, intercepts = self._classifier.coef_, self._classifier.intercept_
+        features = features.tocsr()
+        explanations = []
+        for i, k in enumerate(labels):
+            row = features.getrow(i)
+            weights = row.data * coefficients[k, row.indices]
+            order = np.argsort(-np.abs(weights), kind="stable")
+            terms = [Term(str(self._terms[row.indices[j]]), float(weights[j])) for j in order]
+            explanations.append(
+                Explanation(
+                    label=LABELS[k],
+                    logit=float(logits[i, k]),
+                    intercept=float(intercepts[k]),
+                    toward=tuple(t for t in terms if t.weight > 0),
+                    against=tuple(t for t in terms if t.weight < 0),
+                )
+            )
+        return explanations

@@ -6,6 +6,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, UnprocessableEntity, UnsupportedMediaType
 
+from model.document import analyze
 from service.app import ModelSlot, get_predictor
 
 api = Blueprint("api", __name__)
@@ -29,8 +30,7 @@ def read_json_object() -> dict[str, Any]:
         raise BadRequest(f"The body is not valid JSON: {error}.") from None
     if not isinstance(body, dict):
         raise UnprocessableEntity(
-            f'The body must be a JSON object such as {{"texts": ["..."]}}, '
-            f"not a {_json_type(body)}."
+            f'The body must be a JSON object such as {{"texts": ["..."]}}, not a {json_type(body)}.'
         )
     return body
 
@@ -42,9 +42,7 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     single = "text" in body
     texts = [body["text"]] if single else body["texts"]
     if not isinstance(texts, list):
-        raise UnprocessableEntity(
-            f'"texts" must be an array of strings, not a {_json_type(texts)}.'
-        )
+        raise UnprocessableEntity(f'"texts" must be an array of strings, not a {json_type(texts)}.')
     max_texts, max_chars = current_app.config["MAX_TEXTS"], current_app.config["MAX_TEXT_CHARS"]
     if not texts:
         raise UnprocessableEntity('"texts" is empty: send at least one statement.')
@@ -55,7 +53,7 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     for index, text in enumerate(texts):
         name = "text" if single else f"texts[{index}]"
         if not isinstance(text, str):
-            raise UnprocessableEntity(f"{name} must be a string, not a {_json_type(text)}.")
+            raise UnprocessableEntity(f"{name} must be a string, not a {json_type(text)}.")
         if not text.strip():
             raise UnprocessableEntity(f"{name} is empty.")
         if len(text) > max_chars:
@@ -65,19 +63,52 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-def _json_type(value: Any) -> str:
+def explain_flag(body: dict[str, Any]) -> bool:
+    """Return the optional "explain" switch, which must be a JSON boolean."""
+    explain = body.get("explain", False)
+    if not isinstance(explain, bool):
+        raise UnprocessableEntity(f'"explain" must be true or false, not a {json_type(explain)}.')
+    return explain
+
+
+def document_from(body: dict[str, Any]) -> str:
+    """Return the document of an analyze request, checked against the configured limit."""
+    if "text" not in body:
+        raise UnprocessableEntity('Send the document as "text": "...".')
+    text = body["text"]
+    if not isinstance(text, str):
+        raise UnprocessableEntity(f"text must be a string, not a {json_type(text)}.")
+    if not text.strip():
+        raise UnprocessableEntity("text is empty.")
+    max_chars = current_app.config["MAX_DOCUMENT_CHARS"]
+    if len(text) > max_chars:
+        raise UnprocessableEntity(
+            f"text has {len(text)} characters; at most {max_chars} are allowed."
+        )
+    return text
+
+
+def json_type(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
     return names.get(type(value), "number")
 
 
 @api.post("/v1/predict")
 def predict():
-    texts = texts_from(read_json_object())
+    body = read_json_object()
+    texts, explain = texts_from(body), explain_flag(body)
     predictor = get_predictor()
     return jsonify(
         model_version=predictor.version,
-        predictions=[p.as_dict() for p in predictor.predict(texts)],
+        predictions=[p.as_dict() for p in predictor.predict(texts, explain=explain)],
     )
+
+
+@api.post("/v1/analyze")
+def analyze_document():
+    body = read_json_object()
+    text, explain = document_from(body), explain_flag(body)
+    return jsonify(analyze(get_predictor(), text, explain=explain).as_dict())
 
 
 @api.get("/v1/model")

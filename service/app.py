@@ -9,12 +9,15 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from model import ArtifactError, Predictor
 from service.errors import register_error_handlers
+from training.feedback import DEFAULT_DB
 
 DEFAULTS: dict[str, Any] = {
     "MODEL_DIR": "artifacts",
     "MAX_TEXTS": 1000,
     "MAX_TEXT_CHARS": 10_000,
+    "MAX_DOCUMENT_CHARS": 100_000,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "FEEDBACK_DB": DEFAULT_DB,
 }
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["stance"] = slot
 
     from service.api import api
+    from service.feedback import feedback
 
     app.register_blueprint(api)
+    app.register_blueprint(feedback)
     register_error_handlers(app)
     return app

@@ -1,14 +1,17 @@
 """The `stance` command line: thin subcommands that each call one core function."""
 
 import json
+import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from model import LABELS, TEXT_COLUMN, ArtifactError, Predictor
+from model.predict import Explanation
+from service.feedback_cli import feedback
 
 DEFAULT_DATA = Path("data/statements.csv")
 DEFAULT_TEST = Path("data/test.csv")
@@ -44,27 +47,80 @@ def main() -> None:
     """Tag statements from diplomatic and political news as conciliatory, warning or neutral."""
 
 
+explain_option = click.option(
+    "--explain",
+    is_flag=True,
+    help="Add the terms that pushed each call toward its label and against it, with weights.",
+)
+
+
+def format_terms(explanation: Explanation, top: int = 5) -> str:
+    def terms(group: tuple) -> str:
+        return ", ".join(f"{t.term} ({t.weight:+.2f})" for t in group[:top]) or "-"
+
+    return f"toward: {terms(explanation.toward)}   against: {terms(explanation.against)}"
+
+
 @main.command()
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON shape instead.")
+@explain_option
 @model_dir_option
-def predict(texts: tuple[str, ...], as_json: bool, model_dir: Path) -> None:
+def predict(texts: tuple[str, ...], as_json: bool, explain: bool, model_dir: Path) -> None:
     """Print the label and probabilities of each TEXT."""
     empty = [i + 1 for i, text in enumerate(texts) if not text.strip()]
     if empty:
         raise InputError(f"text {empty[0]} is empty")
     predictor = load_predictor(model_dir)
-    predictions = predictor.predict(list(texts))
+    predictions = predictor.predict(list(texts), explain=explain)
     if as_json:
         payload = {
             "model_version": predictor.version,
             "predictions": [p.as_dict() for p in predictions],
         }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     for text, prediction in zip(texts, predictions, strict=True):
         odds = "  ".join(f"{label} {prediction.probabilities[label]:.2f}" for label in LABELS)
         click.echo(f"{prediction.label:<13} {prediction.confidence:.2f}  [{odds}]  {text}")
+        if prediction.explanation:
+            click.echo(f"{'':<19}{format_terms(prediction.explanation)}")
+
+
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"))
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON shape instead.")
+@explain_option
+@model_dir_option
+def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> None:
+    """Split a document SOURCE ('-' for stdin) into sentences and label each one."""
+    from model.document import analyze as analyze_document
+
+    try:
+        text = source.read()
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{source.name}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    if not text.strip():
+        raise InputError(f"{source.name}: the document is empty")
+    analysis = analyze_document(load_predictor(model_dir), text, explain=explain)
+    if as_json:
+        click.echo(json.dumps(analysis.as_dict(), indent=2, ensure_ascii=False))
+        return
+    width = shutil.get_terminal_size((100, 20)).columns
+    for call in analysis.sentences:
+        p = call.prediction
+        line = f"{p.label:<13} {p.confidence:.2f}  {call.sentence.text}"
+        click.echo(line if len(line) <= width else line[: width - 1] + "…")
+        if p.explanation:
+            click.echo(f"{'':<19}{format_terms(p.explanation)}")
+    summary = analysis.summary()
+    counts = ", ".join(f"{label} {n}" for label, n in summary["counts"].items())
+    click.echo(
+        f"\n{len(analysis.sentences)} sentences: {counts}; tone {summary['tone']:+.2f} "
+        f"(-1 all warning, +1 all conciliatory)"
+    )
 
 
 @main.command()
@@ -217,6 +273,8 @@ def score(
             raise InputError(str(error)) from None
     click.echo(summary.line(), err=True)
 
+
+main.add_command(feedback)
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,7 @@ import click
 
 from training.feedback import DEFAULT_DB, FeedbackStore
 
-# Room for the text in an 100-column terminal after id, time, label and version.
+# Keeps each record on one line; --json and export give the whole text.
 TEXT_PREVIEW_CHARS = 60
 
 db_option = click.option(
@@ -29,14 +29,16 @@ def feedback() -> None:
 
 
 @feedback.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Show only the newest N corrections.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Show only the newest N corrections."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the records.")
 @db_option
 def list_feedback(limit: int | None, as_json: bool, db_path: Path) -> None:
     """Print stored corrections, newest first."""
     try:
-        records = FeedbackStore(db_path).list(limit=limit)
+        with FeedbackStore(db_path) as store:
+            records = store.list(limit=limit)
     except sqlite3.Error as error:
         raise click.ClickException(f"cannot read {db_path}: {error}") from None
     if as_json:
@@ -55,13 +57,19 @@ def list_feedback(limit: int | None, as_json: bool, db_path: Path) -> None:
 
 
 @feedback.command("export")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The CSV file to write (text,label,note,model_version,created_at).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The CSV file to write (text,label,note,model_version,created_at).",
+)
 @db_option
 def export_feedback(output: Path, db_path: Path) -> None:
     """Write every correction, oldest first, to a CSV file that appears only once complete."""
     try:
-        count = FeedbackStore(db_path).export_csv(output)
+        with FeedbackStore(db_path) as store:
+            count = store.export_csv(output)
     except sqlite3.Error as error:
         raise click.ClickException(f"cannot read {db_path}: {error}") from None
     except OSError as error:
