@@ -14,7 +14,7 @@ DATA := data/statements.csv data/test.csv
 CODE := $(wildcard model/*.py training/*.py)
 export STANCE_MODEL_DIR := $(MODEL_DIR)
 
-.PHONY: help install train evaluate serve score predict test bench lint clean
+.PHONY: help install train evaluate serve score predict models promote rollback test bench lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,8 +30,10 @@ $(VENV)/.installed: pyproject.toml
 train: $(MODEL_DIR)/CURRENT ## Train the model if the data or the model code changed
 
 # A file target: nothing to do when neither the data nor the code changed since the last model.
-$(MODEL_DIR)/CURRENT: $(DATA) $(CODE) | $(VENV)/.installed
-	$(STANCE) train
+# WITH_FEEDBACK=1 adds the users' corrections (and retrains when they change).
+FEEDBACK_DB ?= feedback.sqlite3
+$(MODEL_DIR)/CURRENT: $(DATA) $(CODE) $(if $(WITH_FEEDBACK),$(FEEDBACK_DB)) | $(VENV)/.installed
+	$(STANCE) train $(if $(WITH_FEEDBACK),--with-feedback --feedback-db $(FEEDBACK_DB))
 
 evaluate: train ## Print and save the metrics on data/test.csv (reports/<version>/)
 	$(STANCE) evaluate
@@ -46,6 +48,16 @@ score: train ## Score a CSV: make score IN=statements.csv OUT=scored.csv [COLUMN
 predict: train ## Label one statement: make predict TEXT="We remain open to dialogue."
 	@test -n "$(TEXT)" || { echo 'usage: make predict TEXT="a statement"'; exit 2; }
 	$(STANCE) predict "$(TEXT)"
+
+models: $(VENV)/.installed ## List the stored model versions and their scores; * is current
+	$(STANCE) models
+
+promote: $(VENV)/.installed ## Make a stored version current: make promote VERSION=20261128-...
+	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<version from make models>"; exit 2; }
+	$(STANCE) promote "$(VERSION)"
+
+rollback: $(VENV)/.installed ## Make the previously current version current again
+	$(STANCE) rollback
 
 test: $(VENV)/.installed ## Run the whole test suite (it trains its own model in a temp folder)
 	$(BIN)/pytest

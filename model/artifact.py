@@ -125,9 +125,3 @@ def current_version(model_dir: Path) -> str:
     if not version or "/" in version or version.startswith("."):
         raise ArtifactError(f"{model_dir / CURRENT_FILE} does not name a version")
     return version
-
-
-def set_current(model_dir: Path, version: str) -> None:
-    """Point CURRENT at version, after checking that version loads."""
-    load_artifact(model_dir / version)
-    write_atomically(model_dir / CURRENT_FILE, version + "\n")

@@ -1,13 +1,18 @@
-"""The Flask application factory."""
+"""The Flask application factory, and the slot that holds (and hot-swaps) the loaded model."""
 
+import contextlib
 import logging
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, g
 from werkzeug.exceptions import ServiceUnavailable
 
 from model import ArtifactError, Predictor
+from model.artifact import current_version
 from service.errors import register_error_handlers
 from training.feedback import DEFAULT_DB
 
@@ -18,35 +23,94 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DOCUMENT_CHARS": 100_000,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "FEEDBACK_DB": DEFAULT_DB,
+    # How often each worker looks at artifacts/CURRENT for a newly promoted version.
+    "MODEL_CHECK_SECONDS": 1.0,
+    # /v1/admin/reload exists only when this is set.
+    "ADMIN_TOKEN": None,
 }
 
 log = logging.getLogger(__name__)
 
 
 class ModelSlot:
-    """Holds the app's loaded model, or why there is none."""
+    """Holds the app's model; swaps in a newly promoted version only once it has verified.
 
-    def __init__(self, model_dir: Path):
+    Requests take `slot.predictor` once and use that object throughout, so a swap never mixes
+    two versions in one answer, and a version that fails to load never replaces a working one.
+    """
+
+    def __init__(self, model_dir: Path, check_seconds: float):
         self.model_dir = model_dir
+        self.check_seconds = check_seconds
         self.predictor: Predictor | None = None
         self.error: str | None = None
+        self.reload_requested = False
+        self._checked_at = 0.0
+        self._refused: str | None = None  # a version that failed; not retried until CURRENT moves
+        self._lock = threading.Lock()
 
-    def load(self) -> None:
-        """Load the current version; on failure keep serving without one and say why."""
-        try:
-            self.predictor = Predictor.load_current(self.model_dir)
-            self.error = None
-        except ArtifactError as error:
-            self.error = str(error)
-            log.error("model not loaded: %s", error)
+    def reload(self, force: bool = False) -> Predictor:
+        """Load the version CURRENT names if it is not the one serving; raise if it is refused."""
+        with self._lock:
+            self._checked_at = time.monotonic()
+            self.reload_requested = False
+            try:
+                wanted = current_version(self.model_dir)
+                if self.predictor is not None and self.predictor.version == wanted:
+                    return self.predictor
+                if wanted == self._refused and not force:
+                    raise ArtifactError(self.error or f"model {wanted} was refused")
+                predictor = Predictor.load(self.model_dir / wanted)
+            except ArtifactError as error:
+                self.error = str(error)
+                self._refused = _version_or_none(self.model_dir)
+                log.error("model not loaded, still serving %s: %s", self.version, error)
+                raise
+            previous, self.predictor, self.error, self._refused = (
+                self.version,
+                predictor,
+                None,
+                None,
+            )
+            log.info("model %s now serving (was %s)", predictor.version, previous)
+            return predictor
+
+    def refresh(self) -> None:
+        """Pick up a newly promoted version, at most once per check interval or on SIGHUP."""
+        due = time.monotonic() - self._checked_at >= self.check_seconds
+        if due or self.reload_requested:
+            with contextlib.suppress(ArtifactError):  # logged; the old model keeps serving
+                self.reload()
+
+    @property
+    def version(self) -> str | None:
+        return self.predictor.version if self.predictor else None
+
+
+def _version_or_none(model_dir: Path) -> str | None:
+    try:
+        return current_version(model_dir)
+    except ArtifactError:
+        return None
+
+
+def model_slot() -> ModelSlot:
+    return current_app.extensions["stance"]
 
 
 def get_predictor() -> Predictor:
     """Return the app's model, or answer 503 while there is none."""
-    slot: ModelSlot = current_app.extensions["stance"]
-    if slot.predictor is None:
-        raise ServiceUnavailable(f"No model is loaded: {slot.error}")
-    return slot.predictor
+    predictor = model_slot().predictor  # taken once: a swap mid-request cannot mix versions
+    if predictor is None:
+        raise ServiceUnavailable(f"No model is loaded: {model_slot().error}")
+    g.model_version = predictor.version
+    return predictor
+
+
+def _request_reload_on_sighup(slot: ModelSlot) -> None:
+    # Only the main thread may set signal handlers; under a threaded test runner we skip it.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, lambda *_: setattr(slot, "reload_requested", True))
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -57,14 +121,33 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    slot = ModelSlot(Path(app.config["MODEL_DIR"]))
-    slot.load()
+    slot = ModelSlot(Path(app.config["MODEL_DIR"]), float(app.config["MODEL_CHECK_SECONDS"]))
+    with contextlib.suppress(ArtifactError):  # /readyz answers 503 with the reason until then
+        slot.reload()
     app.extensions["stance"] = slot
+    if not app.testing:
+        _request_reload_on_sighup(slot)
 
+    @app.before_request
+    def pick_up_new_model() -> None:
+        slot.refresh()
+
+    @app.after_request
+    def name_the_model(response: Response) -> Response:
+        version = g.get("model_version", slot.version)
+        if version:
+            response.headers["X-Model-Version"] = version
+        return response
+
+    from service.admin import admin
     from service.api import api
     from service.feedback import feedback
+    from service.web import web
 
     app.register_blueprint(api)
     app.register_blueprint(feedback)
+    app.register_blueprint(web)
+    if app.config["ADMIN_TOKEN"]:
+        app.register_blueprint(admin)
     register_error_handlers(app)
     return app

@@ -11,7 +11,11 @@ import click
 
 from model import LABELS, TEXT_COLUMN, ArtifactError, Predictor
 from model.predict import Explanation
+from model.versions import DEFAULT_KEEP, list_versions
+from model.versions import promote as promote_version
+from model.versions import rollback as rollback_version
 from service.feedback_cli import feedback
+from training.feedback import DEFAULT_DB
 
 DEFAULT_DATA = Path("data/statements.csv")
 DEFAULT_TEST = Path("data/test.csv")
@@ -25,6 +29,18 @@ model_dir_option = click.option(
     envvar="STANCE_MODEL_DIR",
     show_envvar=True,
     help="Where trained model versions live.",
+)
+
+
+feedback_db_option = click.option(
+    "--feedback-db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    envvar="STANCE_FEEDBACK_DB",
+    show_envvar=True,
+    help="The SQLite file that holds users' corrections.",
 )
 
 
@@ -144,14 +160,45 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
     show_default=True,
     help="Choose n-grams and regularisation by cross-validation, or use the defaults.",
 )
+@click.option(
+    "--with-feedback",
+    is_flag=True,
+    help="Add the users' corrections (stance feedback list) to the training data.",
+)
+@feedback_db_option
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=DEFAULT_KEEP,
+    show_default=True,
+    envvar="STANCE_KEEP_VERSIONS",
+    show_envvar=True,
+    help="How many model versions to keep; older ones are deleted (never the current one).",
+)
 @model_dir_option
-def train(data: Path, test: Path, search: bool, model_dir: Path) -> None:
+def train(
+    data: Path,
+    test: Path,
+    search: bool,
+    with_feedback: bool,
+    db_path: Path,
+    keep: int,
+    model_dir: Path,
+) -> None:
     """Validate the data, fit the model, evaluate it, and make it the current version."""
     from training.data import DataError
+    from training.feedback import FeedbackStore
     from training.train import train as train_model
 
+    corrections = None
+    if with_feedback:
+        with FeedbackStore(db_path) as store:
+            corrections = store.as_training_frame()
+        click.echo(f"adding {len(corrections)} correction(s) from {db_path}")
     try:
-        version_dir, metadata = train_model(data, test, model_dir, search=search)
+        version_dir, metadata = train_model(
+            data, test, model_dir, search=search, keep=keep, corrections=corrections
+        )
     except DataError as error:
         click.echo(f"The labelled data has {len(error.problems)} problem(s):", err=True)
         for line in error.problems:
@@ -272,6 +319,88 @@ def score(
         except ScoreError as error:
             raise InputError(str(error)) from None
     click.echo(summary.line(), err=True)
+
+
+@main.command("data-report")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Labelled training statements.",
+)
+@click.option(
+    "--test",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_TEST,
+    show_default=True,
+    help="Held-out labelled statements.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def data_report(data: Path, test: Path, as_json: bool) -> None:
+    """Describe the labelled data: labels, lengths, actors, near-duplicates, and validation."""
+    from training.corpus_report import corpus_report, format_corpus_report
+    from training.data import DataError, load_corpus
+
+    try:
+        report = corpus_report(data, test)
+    except DataError as error:
+        raise InputError("; ".join(error.problems)) from None
+    try:
+        load_corpus(data, test)
+        report["validation"] = []
+    except DataError as error:
+        report["validation"] = error.problems
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_corpus_report(report))
+    problems = report["validation"]
+    click.echo(f"\nvalidation: {len(problems)} problem(s)" if problems else "\nvalidation: passed")
+    for line in problems:
+        click.echo(f"  {line}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@model_dir_option
+def models(as_json: bool, model_dir: Path) -> None:
+    """List the stored model versions, newest first, with their scores; * marks the current."""
+    versions = list_versions(model_dir)
+    if as_json:
+        click.echo(json.dumps([v.as_dict() for v in versions], indent=2))
+        return
+    if not versions:
+        raise click.ClickException(f"no model versions in {model_dir}: run `make train`")
+    click.echo(f"  {'version':<30}{'trained at':<28}{'CV macro-F1':>12}{'held-out':>10}")
+    for v in versions:
+        cv = "-" if v.cv_macro_f1 is None else f"{v.cv_macro_f1:.3f}"
+        held = "-" if v.held_out_macro_f1 is None else f"{v.held_out_macro_f1:.3f}"
+        mark = "*" if v.current else " "
+        click.echo(f"{mark} {v.version:<30}{v.trained_at:<28}{cv:>12}{held:>10}")
+
+
+@main.command()
+@click.argument("version")
+@model_dir_option
+def promote(version: str, model_dir: Path) -> None:
+    """Make VERSION the current model, after verifying it; running services pick it up."""
+    try:
+        promote_version(model_dir, version)
+    except ArtifactError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{version} is now current")
+
+
+@main.command()
+@model_dir_option
+def rollback(model_dir: Path) -> None:
+    """Make the previously current model current again."""
+    try:
+        version = rollback_version(model_dir)
+    except ArtifactError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"rolled back: {version} is now current")
 
 
 main.add_command(feedback)

@@ -16,9 +16,10 @@ def problem(status: int, title: str, detail: str) -> Response:
 
 def _from_http_exception(error: HTTPException) -> Response:
     response = problem(error.code or 500, error.name, error.description or error.name)
-    # Keep what the exception knows about the response, such as Allow on a 405.
-    if error.code == 405:
-        response.headers["Allow"] = ", ".join(error.valid_methods or [])
+    # Keep the headers the exception carries, such as Allow on a 405 or WWW-Authenticate on a 401.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers.add(name, value)
     return response
 
 

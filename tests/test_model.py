@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from model import LABELS, ArtifactError, Predictor
-from model.artifact import METADATA_FILE, MODEL_FILE, current_version, set_current
+from model.artifact import METADATA_FILE, MODEL_FILE, current_version
 from model.pipeline import build_pipeline
+from model.versions import promote
 
 
 @pytest.fixture
@@ -90,5 +91,5 @@ def test_current_is_switched_only_to_a_version_that_loads(model_copy):
     broken = model_dir / "broken"
     broken.mkdir()
     with pytest.raises(ArtifactError):
-        set_current(model_dir, "broken")
+        promote(model_dir, "broken")
     assert current_version(model_dir) == version_dir.name

@@ -107,24 +107,42 @@ def near_duplicates(first: pd.Series, second: pd.Series | None = None) -> list[N
     shared = (a @ b.T).tocoo()
     sizes_a = np.asarray(a.sum(axis=1)).ravel()
     sizes_b = np.asarray(b.sum(axis=1)).ravel()
-    pairs = []
-    for i, j, count in zip(shared.row, shared.col, shared.data, strict=True):
-        if count < MIN_SHARED_WORDS or (within and j <= i):
-            continue
-        similarity = float(count / np.sqrt(sizes_a[i] * sizes_b[j]))
-        if similarity >= NEAR_DUPLICATE_SIMILARITY:
-            pairs.append(
-                NearDuplicate(
-                    first.iloc[i], line_of(i), second.iloc[j], line_of(j), round(similarity, 3)
-                )
-            )
+    # Filter with numpy first: most pairs share a few common words and are dropped here.
+    keep = shared.data >= MIN_SHARED_WORDS
+    if within:
+        keep &= shared.col > shared.row
+    rows, cols, counts = shared.row[keep], shared.col[keep], shared.data[keep]
+    similarity = counts / np.sqrt(sizes_a[rows] * sizes_b[cols])
+    close = similarity >= NEAR_DUPLICATE_SIMILARITY
+    pairs = [
+        NearDuplicate(
+            first.iloc[i], line_of(int(i)), second.iloc[j], line_of(int(j)), round(float(sim), 3)
+        )
+        for i, j, sim in zip(rows[close], cols[close], similarity[close], strict=True)
+    ]
     return sorted(pairs, key=lambda pair: -pair.similarity)
 
 
-def load_corpus(train_path: Path, test_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read and validate the training and held-out files; raise DataError listing all problems."""
+def with_corrections(train: pd.DataFrame, corrections: pd.DataFrame) -> pd.DataFrame:
+    """Return train with corrections added; a correction replaces the statement it corrects."""
+    corrected = set(corrections[TEXT_COLUMN].map(normalise))
+    kept = train[~train[TEXT_COLUMN].map(normalise).isin(corrected)]
+    return pd.concat([kept, corrections[[TEXT_COLUMN, LABEL_COLUMN]]], ignore_index=True)
+
+
+def load_corpus(
+    train_path: Path, test_path: Path, corrections: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read and validate the training and held-out files; raise DataError listing all problems.
+
+    corrections (users' feedback, text,label) go through the same checks, and are added to the
+    training data, replacing the statements they correct.
+    """
     train, test = read_labelled(train_path), read_labelled(test_path)
     problems = problems_in(train, train_path.name) + problems_in(test, test_path.name)
+    if corrections is not None and not corrections.empty:
+        problems += problems_in(corrections.reset_index(drop=True), "feedback")
+        train = with_corrections(train, corrections)
     test_rows = {key: line_of(i) for i, key in enumerate(test[TEXT_COLUMN].map(normalise))}
     for i, key in enumerate(train[TEXT_COLUMN].map(normalise)):
         if key and key in test_rows:

@@ -15,9 +15,10 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-from model.artifact import library_versions, save_artifact, set_current
+from model.artifact import library_versions, save_artifact
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import RANDOM_STATE, build_pipeline
+from model.versions import DEFAULT_KEEP, promote, prune
 from training.data import load_corpus
 
 # A small search: word n-gram span and regularisation, the two choices that moved macro-F1 most.
@@ -96,10 +97,15 @@ def fit(train: pd.DataFrame, search: bool = True) -> tuple[Any, dict[str, Any], 
 
 
 def train(
-    statements: Path, test: Path, model_dir: Path, search: bool = True
+    statements: Path,
+    test: Path,
+    model_dir: Path,
+    search: bool = True,
+    keep: int = DEFAULT_KEEP,
+    corrections: pd.DataFrame | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Validate the data, fit, evaluate on the held-out file, save, and make it current."""
-    train_frame, test_frame = load_corpus(statements, test)
+    """Validate the data, fit, evaluate on the held-out file, save, make it current, prune."""
+    train_frame, test_frame = load_corpus(statements, test, corrections)
     pipeline, params, cross_validated = fit(train_frame, search=search)
     held_out = metrics(test_frame[LABEL_COLUMN], pipeline.predict(test_frame[TEXT_COLUMN].tolist()))
     data_sha256 = hashlib.sha256(statements.read_bytes()).hexdigest()
@@ -115,12 +121,17 @@ def train(
             "test_file": test.name,
             "test_sha256": hashlib.sha256(test.read_bytes()).hexdigest(),
             "test_rows": len(test_frame),
+            "feedback_rows": 0 if corrections is None else len(corrections),
+            "feedback_sha256": None
+            if corrections is None
+            else hashlib.sha256(corrections.to_csv(index=False).encode()).hexdigest(),
         },
         "params": params,
         "metrics": {"cross_validated": cross_validated, "held_out": held_out},
     }
     version_dir = save_artifact(pipeline, metadata, model_dir)
-    set_current(model_dir, metadata["version"])
+    promote(model_dir, metadata["version"])
+    prune(model_dir, keep)
     return version_dir, metadata
 
 

@@ -1,0 +1,113 @@
+"""Model versions under one directory: list, promote, roll back, prune.
+
+CURRENT names the version the service loads; HISTORY lists every version made current, oldest
+first, so that a rollback returns to the one before. Both are replaced atomically, and only
+after the version they name has loaded and verified.
+"""
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model.artifact import (
+    METADATA_FILE,
+    ArtifactError,
+    current_version,
+    load_artifact,
+    read_metadata,
+    write_atomically,
+)
+
+HISTORY_FILE = "HISTORY"
+DEFAULT_KEEP = 5
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One stored version and how it scored."""
+
+    version: str
+    trained_at: str
+    cv_macro_f1: float | None
+    held_out_macro_f1: float | None
+    current: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _current_or_none(model_dir: Path) -> str | None:
+    try:
+        return current_version(model_dir)
+    except ArtifactError:
+        return None
+
+
+def history(model_dir: Path) -> list[str]:
+    """Return the versions made current, oldest first."""
+    try:
+        return (model_dir / HISTORY_FILE).read_text().split()
+    except FileNotFoundError:
+        return []
+
+
+def list_versions(model_dir: Path) -> list[VersionInfo]:
+    """Return every stored version, newest first."""
+    current = _current_or_none(model_dir)
+    found = []
+    for folder in sorted(model_dir.glob(f"*/{METADATA_FILE}"), reverse=True):
+        if folder.parent.name.startswith("."):
+            continue  # a version still being written
+        try:
+            metadata = read_metadata(folder.parent)
+        except ArtifactError:
+            continue
+        metrics = metadata.get("metrics", {})
+        found.append(
+            VersionInfo(
+                version=folder.parent.name,
+                trained_at=metadata.get("trained_at", ""),
+                cv_macro_f1=metrics.get("cross_validated", {}).get("macro_f1_mean"),
+                held_out_macro_f1=metrics.get("held_out", {}).get("macro_f1"),
+                current=folder.parent.name == current,
+            )
+        )
+    return found
+
+
+def promote(model_dir: Path, version: str) -> None:
+    """Make version current, after checking it loads; record it in HISTORY."""
+    if not (model_dir / version).is_dir() or "/" in version or version.startswith("."):
+        raise ArtifactError(f"no model version {version!r} in {model_dir}")
+    load_artifact(model_dir / version)  # refuse a broken or tampered version before switching
+    past = history(model_dir)
+    if not past or past[-1] != version:
+        write_atomically(model_dir / HISTORY_FILE, "\n".join([*past, version]) + "\n")
+    write_atomically(model_dir / "CURRENT", version + "\n")
+
+
+def rollback(model_dir: Path) -> str:
+    """Make the version that was current before this one current again; return it."""
+    past = history(model_dir)
+    current = _current_or_none(model_dir)
+    while past and past[-1] == current:
+        past.pop()
+    if not past:
+        raise ArtifactError(f"nothing to roll back to: {model_dir} has no earlier version")
+    previous = past[-1]
+    load_artifact(model_dir / previous)
+    write_atomically(model_dir / HISTORY_FILE, "\n".join(past) + "\n")
+    write_atomically(model_dir / "CURRENT", previous + "\n")
+    return previous
+
+
+def prune(model_dir: Path, keep: int = DEFAULT_KEEP) -> list[str]:
+    """Delete all but the newest `keep` versions, never the current or the rollback target."""
+    versions = [info.version for info in list_versions(model_dir)]
+    past = history(model_dir)
+    protected = {_current_or_none(model_dir), *past[-2:]}
+    removed = [v for v in versions[keep:] if v not in protected]
+    for version in removed:
+        shutil.rmtree(model_dir / version)
+    return removed
