@@ -40,13 +40,21 @@ def small_data(tmp_path_factory):
     return folder
 
 
-@pytest.fixture
-def two_versions(small_data, tmp_path):
-    """A model directory holding two versions; the second is current."""
-    model_dir = tmp_path / "artifacts"
+@pytest.fixture(scope="module")
+def two_trained_versions(small_data, tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("two") / "artifacts"
     first = train(small_data / "a.csv", TEST_DATA, model_dir, search=False)[1]["version"]
     second = train(small_data / "b.csv", TEST_DATA, model_dir, search=False)[1]["version"]
     assert first != second
+    return model_dir, first, second
+
+
+@pytest.fixture
+def two_versions(two_trained_versions, tmp_path):
+    """A private model directory holding two versions; the second is current."""
+    source, first, second = two_trained_versions
+    model_dir = tmp_path / "artifacts"
+    shutil.copytree(source, model_dir)
     return model_dir, first, second
 
 
@@ -255,7 +263,7 @@ def test_training_is_reproducible(small_data, tmp_path):
     texts = pd.read_csv(TEST_DATA, dtype=str, keep_default_na=False)["text"].head(200).tolist()
     runs = []
     for name in ("one", "two"):
-        version_dir, _ = train(small_data / "a.csv", TEST_DATA, tmp_path / name, search=True)
+        version_dir, _ = train(small_data / "a.csv", TEST_DATA, tmp_path / name, search=False)
         runs.append(Predictor.load(version_dir).probabilities(texts))
     np.testing.assert_array_equal(runs[0], runs[1])
 
