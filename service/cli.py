@@ -1,5 +1,6 @@
 """The `stance` command line: thin subcommands that each call one core function."""
 
+import contextlib
 import json
 import shutil
 import signal
@@ -9,7 +10,7 @@ from typing import Any, TextIO
 
 import click
 
-from model import LABELS, TEXT_COLUMN, ArtifactError, Predictor
+from model import LABEL_COLUMN, LABELS, TEXT_COLUMN, ArtifactError, Predictor
 from model.predict import Explanation
 from model.versions import DEFAULT_KEEP, list_versions
 from model.versions import promote as promote_version
@@ -230,27 +231,59 @@ def train(
     show_default=True,
     help="Folder for the report; it goes to REPORTS/<version>/.",
 )
+@click.option("--version", help="The stored version to evaluate (default: the current one).")
+@click.option(
+    "--train-data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Training labels, for the majority-class baseline.",
+)
 @model_dir_option
-def evaluate(data: Path, reports: Path, model_dir: Path) -> None:
-    """Print and save the current model's metrics on a labelled file."""
-    from model.artifact import write_atomically
+def evaluate(
+    data: Path, reports: Path, version: str | None, train_data: Path, model_dir: Path
+) -> None:
+    """Print a model's metrics on a labelled file and write its report to REPORTS/<version>/.
+
+    The report (report.md, report.json, figures) compares the model with the deployed one (the
+    current version; for the current version itself, the one it replaced) and with a
+    majority-class baseline fitted on the training labels.
+    """
+    from model.versions import history
     from training.data import DataError, problems_in, read_labelled
-    from training.train import evaluate as evaluate_model
+    from training.report import REPORT_MARKDOWN, write_report
 
     try:
         frame = read_labelled(data)
         problems = problems_in(frame, data.name)
         if problems:
             raise DataError(problems)
+        baseline_labels = read_labelled(train_data)[LABEL_COLUMN].tolist()
     except DataError as error:
         raise InputError("; ".join(error.problems)) from None
-    predictor = load_predictor(model_dir)
-    result = evaluate_model(predictor, frame)
-    click.echo(format_metrics(result, data))
+    try:
+        predictor = Predictor.load(model_dir / version) if version else None
+    except ArtifactError as error:
+        raise click.ClickException(str(error)) from None
+    current = load_predictor(model_dir)
+    predictor = predictor or current
+    deployed = current if predictor.version != current.version else None
+    earlier = [v for v in history(model_dir) if v != predictor.version]
+    if deployed is None and earlier:
+        with contextlib.suppress(ArtifactError):  # the replaced version may have been pruned
+            deployed = Predictor.load(model_dir / earlier[-1])
     folder = reports / predictor.version
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomically(folder / "evaluation.json", json.dumps(result, indent=2) + "\n")
-    click.echo(f"written to {folder / 'evaluation.json'}")
+    report = write_report(predictor, frame, folder, deployed, baseline_labels)
+    click.echo(format_metrics(report, data))
+    calibration = report["calibration"]
+    click.echo(
+        f"\nexpected calibration error {calibration['ece']:.3f}, "
+        f"log-loss {calibration['log_loss']:.3f}"
+    )
+    for row in report["comparison"]:
+        name = " ".join(filter(None, [row["name"], row.get("model_version")]))
+        click.echo(f"  {name:<46} macro-F1 {row['macro_f1']:.3f}  accuracy {row['accuracy']:.3f}")
+    click.echo(f"report written to {folder / REPORT_MARKDOWN}")
 
 
 def format_metrics(result: dict[str, Any], data: Path) -> str:

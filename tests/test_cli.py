@@ -140,7 +140,16 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     assert f"trained {version} on 180 statements" in trained.stdout
     assert "cross-validated macro-F1" in trained.stdout
     evaluated = subprocess.run(
-        [BIN / "stance", "evaluate", "--data", TEST_DATA, "--reports", tmp_path / "reports"],
+        [
+            BIN / "stance",
+            "evaluate",
+            "--data",
+            TEST_DATA,
+            "--train-data",
+            tmp_path / "small.csv",
+            "--reports",
+            tmp_path / "reports",
+        ],
         capture_output=True,
         text=True,
         env=env_free,
@@ -148,8 +157,12 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     )
     assert evaluated.returncode == 0, evaluated.stderr
     assert "macro-F1" in evaluated.stdout and "confusion matrix" in evaluated.stdout
-    saved = json.loads((tmp_path / "reports" / version / "evaluation.json").read_text())
+    assert "majority-class baseline" in evaluated.stdout
+    saved = json.loads((tmp_path / "reports" / version / "report.json").read_text())
     assert saved["model_version"] == version and saved["n"] > 0
+    assert (tmp_path / "reports" / version / "report.md").is_file()
+    # Training wrote the same report beside the model.
+    assert (tmp_path / "models" / version / "report" / "report.md").is_file()
 
 
 def test_train_refuses_bad_data_naming_rows(runner, write_csv, tmp_path):

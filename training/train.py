@@ -16,7 +16,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from model.artifact import library_versions, save_artifact
+from model.artifact import ArtifactError, library_versions, save_artifact
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import RANDOM_STATE, build_pipeline
 from model.versions import DEFAULT_KEEP, promote, prune
@@ -134,13 +134,23 @@ def train(
         "metrics": {"cross_validated": cross_validated, "held_out": held_out},
     }
     version_dir = save_artifact(pipeline, metadata, model_dir)
+    write_training_report(version_dir, model_dir, test_frame, train_frame[LABEL_COLUMN])
     promote(model_dir, metadata["version"])
     prune(model_dir, keep)
     return version_dir, metadata
 
 
-def evaluate(predictor: Any, frame: pd.DataFrame) -> dict[str, Any]:
-    """Return the metrics of a loaded model on a labelled frame."""
-    probabilities = predictor.probabilities(frame[TEXT_COLUMN].tolist())
-    predicted = np.asarray(LABELS)[probabilities.argmax(axis=1)]
-    return {"model_version": predictor.version, **metrics(frame[LABEL_COLUMN], predicted)}
+def write_training_report(
+    version_dir: Path, model_dir: Path, test_frame: pd.DataFrame, train_labels: pd.Series
+) -> None:
+    """Write the new version's report beside it, compared with the version it will replace."""
+    from model.predict import Predictor
+    from training.report import write_report
+
+    try:
+        deployed = Predictor.load_current(model_dir)
+    except ArtifactError:
+        deployed = None  # the first model, or the current one no longer loads
+    write_report(
+        Predictor.load(version_dir), test_frame, version_dir / "report", deployed, train_labels
+    )
