@@ -51,9 +51,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def current_umask() -> int:
+    """Return the process umask (reading it means setting it, so it is set straight back)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def file_mode() -> int:
+    """Return the mode a new file gets under the umask: mkstemp alone would make it 0600."""
+    return 0o666 & ~current_umask()
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace path with text so that readers see the old or the new content, never half."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, file_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -73,6 +86,7 @@ def save_artifact(pipeline: Any, metadata: dict[str, Any], model_dir: Path) -> P
     if final.exists():
         raise ArtifactError(f"model version {version} already exists in {model_dir}")
     staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=f".{version}."))
+    os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700
     try:
         joblib.dump(pipeline, staging / MODEL_FILE, compress=3)
         metadata = {**metadata, "sha256": sha256_of(staging / MODEL_FILE)}

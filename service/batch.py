@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from model import LABELS, TEXT_COLUMN, Predictor
+from model.artifact import file_mode
 
 CHUNK_ROWS = 50_000
 OUTPUT_COLUMNS = ("label", "confidence", *(f"p_{label}" for label in LABELS))
@@ -126,6 +127,7 @@ def _atomic_output(destination: str | Path) -> Iterator[IO[str]]:
     fd, tmp = tempfile.mkstemp(
         dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"
     )
+    os.chmod(tmp, file_mode())
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             yield handle

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from model import LABELS
+from model.artifact import file_mode
 from service.batch import OUTPUT_COLUMNS, ScoreError, score_csv
 
 from .conftest import BIN
@@ -49,6 +50,13 @@ def test_scoring_keeps_every_row_and_column_and_adds_the_outputs(predictor, writ
     assert (probabilities.sum(axis=1).round(4) == 1).all()
     assert (scored["confidence"].astype(float) == probabilities.max(axis=1)).all()
     assert sum(summary.counts.values()) == 6
+
+
+def test_the_output_gets_ordinary_permissions(predictor, write_csv, tmp_path):
+    source = write_csv("in.csv", [["text"], ["Talks resume Monday."]])
+    score_csv(predictor, source, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").stat().st_mode & 0o777 == file_mode()
+    assert file_mode() & 0o044  # readable by others under the usual umask, unlike mkstemp's 0600
 
 
 def test_chunk_size_does_not_change_the_result(predictor, write_csv, tmp_path):

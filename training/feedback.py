@@ -13,6 +13,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from model.artifact import file_mode
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from training.data import normalise
 
@@ -102,8 +104,18 @@ class FeedbackStore:
         return connection
 
     def _create_schema(self, connection: sqlite3.Connection) -> None:
-        # WAL is a property of the file: set once, every later connection uses it.
-        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        # WAL is a property of the file: set once, every later connection uses it. Switching
+        # needs an exclusive lock and SQLite does not wait for it (no busy handler), so when
+        # several workers open a new file at once, the losers retry until the timeout.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"{self.path}: cannot switch to WAL mode ({mode})")
         connection.execute(SCHEMA)
@@ -153,6 +165,7 @@ class FeedbackStore:
         fd, tmp = tempfile.mkstemp(
             dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"
         )
+        os.chmod(tmp, file_mode())  # an export is for people to read: not mkstemp's 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
