@@ -116,6 +116,7 @@ def _request_reload_on_sighup(slot: ModelSlot) -> None:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then STANCE_* environment variables, then test_config."""
     app = Flask(__name__, static_folder=None)  # the web blueprint serves the page's files
+    app.json.sort_keys = False  # keep answers in the documented order: label first
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("STANCE")
     if test_config:

@@ -57,7 +57,7 @@ def main(path: Path = Path("data/statements.csv")) -> None:
     many = texts * 10
     print(f"{len(texts)} statements from {path}; 5-fold CV; throughput on {len(many):,} texts")
     print("word n-grams are over lemmas with negation marks unless stated")
-    print(f"{'features':<26}{'macro-F1':>10}{'± std':>8}{'texts/s':>12}{'vs word 1-2':>13}")
+    print(f"{'features':<30}{'macro-F1':>10}{'± std':>8}{'texts/s':>12}{'vs word 1-2':>13}")
     baseline = None
     for name, pipeline in candidates().items():
         scores = cross_val_score(pipeline, texts, labels, cv=folds, scoring="f1_macro")
@@ -67,7 +67,7 @@ def main(path: Path = Path("data/statements.csv")) -> None:
         rate = len(many) / (time.perf_counter() - started)
         baseline = rate if name == "word 1-2" else baseline
         relative = f"{baseline / rate:.1f}x slower" if baseline and name != "word 1-2" else ""
-        print(f"{name:<26}{scores.mean():>10.3f}{scores.std():>8.3f}{rate:>12,.0f}{relative:>13}")
+        print(f"{name:<30}{scores.mean():>10.3f}{scores.std():>8.3f}{rate:>12,.0f}{relative:>13}")
 
 
 if __name__ == "__main__":
