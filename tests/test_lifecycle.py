@@ -274,3 +274,71 @@ def test_a_copied_model_directory_serves_the_same_answers(two_versions, tmp_path
     a = Predictor.load_current(model_dir).probabilities([TEXT])
     b = Predictor.load_current(tmp_path / "copy").probabilities([TEXT])
     np.testing.assert_array_equal(a, b)
+
+
+def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runner):
+    from training.data import load_corpus
+    from training.feedback import FeedbackStore
+
+    corpus = pd.read_csv(small_data / "a.csv", dtype=str, keep_default_na=False)
+    corrected = corpus.iloc[0]
+    new_label = "warning" if corrected["label"] != "warning" else "neutral"
+    db = tmp_path / "feedback.sqlite3"
+    with FeedbackStore(db) as store:
+        store.add(corrected["text"], new_label, note="relabelled", model_version="v1")
+        store.add("Moscow vowed an asymmetric answer to the deployment.", "warning")
+        corrections = store.as_training_frame()
+    train_frame, _ = load_corpus(small_data / "a.csv", TEST_DATA, corrections)
+    assert len(train_frame) == len(corpus) + 1  # one replaced, one added
+    rows = train_frame[train_frame["text"] == corrected["text"]]
+    assert rows["label"].tolist() == [new_label]
+
+    model_dir = tmp_path / "artifacts"
+    result = runner.invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(small_data / "a.csv"),
+            "--test",
+            str(TEST_DATA),
+            "--no-search",
+            "--with-feedback",
+            "--feedback-db",
+            str(db),
+            "--model-dir",
+            str(model_dir),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "adding 2 correction(s)" in result.output
+    metadata = json.loads((model_dir / current_version(model_dir) / "metadata.json").read_text())
+    assert metadata["data"]["feedback_rows"] == 2
+    assert metadata["data"]["train_rows"] == len(corpus) + 1
+
+
+def test_feedback_that_leaks_the_test_set_is_refused(small_data, tmp_path, runner):
+    from training.feedback import FeedbackStore
+
+    held_out = pd.read_csv(TEST_DATA, dtype=str, keep_default_na=False).iloc[0]
+    db = tmp_path / "feedback.sqlite3"
+    with FeedbackStore(db) as store:
+        store.add(held_out["text"], held_out["label"])
+    result = runner.invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(small_data / "a.csv"),
+            "--test",
+            str(TEST_DATA),
+            "--no-search",
+            "--with-feedback",
+            "--feedback-db",
+            str(db),
+            "--model-dir",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "the same statement in both files" in result.output
