@@ -93,3 +93,21 @@ def test_current_is_switched_only_to_a_version_that_loads(model_copy):
     with pytest.raises(ArtifactError):
         promote(model_dir, "broken")
     assert current_version(model_dir) == version_dir.name
+
+
+def test_the_search_prefers_the_simplest_model_within_one_standard_error():
+    from training.train import simplest_within_one_standard_error
+
+    results = {
+        "params": [
+            {"clf__C": 3.0, "tfidf__ngram_range": (1, 2)},
+            {"clf__C": 10.0, "tfidf__ngram_range": (1, 1)},
+            {"clf__C": 10.0, "tfidf__ngram_range": (1, 2)},
+            {"clf__C": 30.0, "tfidf__ngram_range": (1, 2)},
+        ],
+        "mean_test_score": np.array([0.80, 0.906, 0.908, 0.910]),
+        "std_test_score": np.array([0.01, 0.01, 0.01, 0.01]),  # one standard error: 0.0045
+    }
+    assert simplest_within_one_standard_error(results) == 1
+    results["mean_test_score"] = np.array([0.80, 0.90, 0.908, 0.910])
+    assert simplest_within_one_standard_error(results) == 2
