@@ -5,8 +5,10 @@ from functools import lru_cache
 from typing import Any
 
 import simplemma
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 RANDOM_STATE = 13
@@ -84,3 +86,27 @@ def build_pipeline(params: dict[str, Any] | None = None) -> Pipeline:
     )
     pipeline.set_params(**{**DEFAULT_PARAMS, **(params or {})})
     return pipeline
+
+
+def calibrated(pipeline: Pipeline, folds: int = 5) -> CalibratedClassifierCV:
+    """Wrap pipeline so that its probabilities mean what they say (sigmoid per label).
+
+    ensemble=False: one pipeline, fitted on all the training data, under sigmoids fitted on its
+    out-of-fold decision values. Chosen by `python -m training.calibration_study` (README).
+    """
+    return CalibratedClassifierCV(
+        pipeline,
+        method="sigmoid",
+        ensemble=False,
+        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE),
+    )
+
+
+def base_pipeline(model: Any) -> Pipeline:
+    """Return the TF-IDF + logistic regression pipeline of a plain or calibrated model."""
+    if isinstance(model, Pipeline):
+        return model
+    pipelines = [c.estimator for c in model.calibrated_classifiers_]
+    if len(pipelines) != 1:
+        raise ValueError(f"expected one pipeline, not an ensemble of {len(pipelines)}")
+    return pipelines[0]

@@ -9,6 +9,7 @@ import numpy as np
 
 from model.artifact import ArtifactError, current_version, load_artifact
 from model.labels import LABELS
+from model.pipeline import base_pipeline
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,15 @@ class Prediction:
 class Predictor:
     """A loaded, verified model and its metadata."""
 
-    def __init__(self, pipeline: Any, metadata: dict[str, Any]):
-        classes = tuple(pipeline.classes_)
+    def __init__(self, model: Any, metadata: dict[str, Any]):
+        classes = tuple(model.classes_)
         if classes != LABELS:
             raise ArtifactError(f"model labels {classes} differ from Stance's labels {LABELS}")
-        self.pipeline = pipeline
+        self.model = model  # what gives the probabilities: the pipeline, or it calibrated
+        self.pipeline = base_pipeline(model)  # TF-IDF + logistic regression, for explanations
         self.metadata = metadata
-        self._vectorizer = pipeline.named_steps["tfidf"]
-        self._classifier = pipeline.named_steps["clf"]
+        self._vectorizer = self.pipeline.named_steps["tfidf"]
+        self._classifier = self.pipeline.named_steps["clf"]
         self._terms: np.ndarray | None = None  # built on the first explanation, then kept
 
     @classmethod
@@ -93,16 +95,16 @@ class Predictor:
         """Return an (n_texts, n_labels) array of probabilities, columns in LABELS order."""
         if len(texts) == 0:
             return np.empty((0, len(LABELS)))
-        return self._classifier.predict_proba(self._vectorizer.transform(list(texts)))
+        return self.model.predict_proba(list(texts))
 
     def predict(self, texts: Sequence[str], explain: bool = False) -> list[Prediction]:
         """Return one Prediction per text, in order, from one vectorised call."""
         if len(texts) == 0:
             return []
-        features = self._vectorizer.transform(list(texts))
-        probabilities = self._classifier.predict_proba(features)
+        probabilities = self.probabilities(texts)
         best = probabilities.argmax(axis=1)
-        explanations = self._explain(features, best) if explain else [None] * len(texts)
+        # Explaining transforms the texts a second time: only when asked.
+        explanations = self._explain(texts, best) if explain else [None] * len(texts)
         return [
             Prediction(
                 label=LABELS[k],
@@ -113,12 +115,12 @@ class Predictor:
             for row, k, explanation in zip(probabilities, best, explanations, strict=True)
         ]
 
-    def _explain(self, features: Any, labels: np.ndarray) -> list[Explanation]:
+    def _explain(self, texts: Sequence[str], labels: np.ndarray) -> list[Explanation]:
         if self._terms is None:
             self._terms = self._vectorizer.get_feature_names_out()
+        features = self._vectorizer.transform(list(texts)).tocsr()
         logits = self._classifier.decision_function(features)
         coefficients, intercepts = self._classifier.coef_, self._classifier.intercept_
-        features = features.tocsr()
         explanations = []
         for i, k in enumerate(labels):
             row = features.getrow(i)

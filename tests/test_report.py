@@ -10,14 +10,13 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 
 from model import LABEL_COLUMN, LABELS, TEXT_COLUMN, Predictor
-from model.pipeline import build_pipeline
+from model.pipeline import base_pipeline, build_pipeline
 from training import calibration_study
 from training.data import read_labelled
 from training.report import (
     FIGURES,
     REPORT_JSON,
     REPORT_MARKDOWN,
-    base_pipeline,
     calibration_bins,
     expected_calibration_error,
     top_terms,

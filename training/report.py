@@ -20,6 +20,7 @@ from sklearn.metrics import log_loss
 
 from model.artifact import write_atomically
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
+from model.pipeline import base_pipeline
 from model.predict import Predictor
 from training.train import metrics
 
@@ -91,17 +92,6 @@ def expected_calibration_error(
             if b["count"]
         )
     )
-
-
-def base_pipeline(model: Any) -> Any:
-    """Return the TF-IDF + logistic regression pipeline of a plain or calibrated model."""
-    if hasattr(model, "named_steps"):
-        return model
-    # CalibratedClassifierCV(pipeline, ensemble=False): one pipeline under per-label sigmoids.
-    pipelines = [calibrated.estimator for calibrated in model.calibrated_classifiers_]
-    if len(pipelines) != 1:
-        raise ValueError(f"expected one pipeline, not an ensemble of {len(pipelines)}")
-    return pipelines[0]
 
 
 def top_terms(model: Any, n: int = TOP_TERMS) -> dict[str, list[dict[str, Any]]]:

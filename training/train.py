@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from model.artifact import ArtifactError, library_versions, save_artifact
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
-from model.pipeline import RANDOM_STATE, build_pipeline
+from model.pipeline import RANDOM_STATE, build_pipeline, calibrated
 from model.versions import DEFAULT_KEEP, promote, prune
 from training.data import load_corpus
 
@@ -92,7 +92,7 @@ def simplest_within_one_standard_error(cv_results: dict[str, Any]) -> int:
 
 
 def fit(train: pd.DataFrame, search: bool = True) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Fit on train only; return the pipeline, its parameters and its cross-validated scores."""
+    """Fit on train only; return the calibrated model, its parameters and its CV scores."""
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=RANDOM_STATE)
     grid = PARAM_GRID if search else {}
     searcher = GridSearchCV(
@@ -101,13 +101,13 @@ def fit(train: pd.DataFrame, search: bool = True) -> tuple[Any, dict[str, Any], 
         scoring="f1_macro",
         cv=folds,
         n_jobs=1,
-        refit=simplest_within_one_standard_error,
+        refit=False,  # the chosen parameters are refitted below, under calibration
     )
     # One BLAS thread: on these small sparse problems more threads only contend (3x slower
     # on a busy 2-core machine, measured), and a server's cores belong to its workers.
     with threadpool_limits(limits=1):
         searcher.fit(train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy())
-    best = searcher.best_index_
+    best = simplest_within_one_standard_error(searcher.cv_results_)
     cross_validated = {
         "folds": CV_FOLDS,
         "macro_f1_mean": round(float(searcher.cv_results_["mean_test_score"][best]), 4),
@@ -119,9 +119,13 @@ def fit(train: pd.DataFrame, search: bool = True) -> tuple[Any, dict[str, Any], 
             )
         ],
     }
-    params = searcher.best_estimator_.get_params()
+    best_params = searcher.cv_results_["params"][best]
+    params = build_pipeline(best_params).get_params()
     chosen = {name: params[name] for name in (*PARAM_GRID, "tfidf__min_df", "tfidf__sublinear_tf")}
-    return searcher.best_estimator_, _jsonable(chosen), cross_validated
+    model = calibrated(build_pipeline(best_params), CV_FOLDS)
+    with threadpool_limits(limits=1):
+        model.fit(train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy())
+    return model, {**_jsonable(chosen), "calibration": "sigmoid"}, cross_validated
 
 
 def train(
