@@ -14,8 +14,10 @@ import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import joblib
 import numpy
@@ -63,19 +65,30 @@ def file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace path with text so that readers see the old or the new content, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextmanager
+def atomic_file(path: Path, suffix: str = ".tmp", newline: str | None = None) -> Iterator[TextIO]:
+    """Yield a text handle whose content replaces path only if the block completes.
+
+    It writes a hidden temp file in the same folder (so the rename is atomic) and removes it on
+    any failure or interruption: readers see the old file or the whole new one, never half.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.chmod(tmp, file_mode())
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace path with text so that readers see the old or the new content, never half."""
+    with atomic_file(path) as handle:
+        handle.write(text)
 
 
 def save_artifact(pipeline: Any, metadata: dict[str, Any], model_dir: Path) -> Path:

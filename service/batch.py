@@ -1,8 +1,6 @@
 """Score a CSV of statements in chunks: flat memory, one vectorised call per chunk."""
 
-import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from model import LABELS, TEXT_COLUMN, Predictor
-from model.artifact import file_mode
+from model.artifact import atomic_file
 
 CHUNK_ROWS = 50_000
 OUTPUT_COLUMNS = ("label", "confidence", *(f"p_{label}" for label in LABELS))
@@ -124,19 +122,8 @@ def _atomic_output(destination: str | Path) -> Iterator[IO[str]]:
         raise ScoreError(f"{destination}: is a directory; give a file name for the output")
     if not destination.parent.is_dir():
         raise ScoreError(f"{destination.parent}: no such folder for the output")
-    fd, tmp = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"
-    )
-    os.chmod(tmp, file_mode())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(destination, suffix=".partial", newline="") as handle:
+        yield handle
 
 
 def score_csv(

@@ -33,6 +33,17 @@ model_dir_option = click.option(
 )
 
 
+def labelled_file_option(name: str, default: Path, help: str):
+    """An option naming a labelled CSV file (text,label)."""
+    return click.option(
+        name,
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
 feedback_db_option = click.option(
     "--feedback-db",
     "db_path",
@@ -141,20 +152,8 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
 
 
 @main.command()
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Labelled training statements (text,label).",
-)
-@click.option(
-    "--test",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_TEST,
-    show_default=True,
-    help="Held-out labelled statements, never trained on.",
-)
+@labelled_file_option("--data", DEFAULT_DATA, "Labelled training statements (text,label).")
+@labelled_file_option("--test", DEFAULT_TEST, "Held-out labelled statements, never trained on.")
 @click.option(
     "--search/--no-search",
     default=True,
@@ -217,13 +216,7 @@ def train(
 
 
 @main.command()
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_TEST,
-    show_default=True,
-    help="Labelled statements to evaluate on.",
-)
+@labelled_file_option("--data", DEFAULT_TEST, "Labelled statements to evaluate on.")
 @click.option(
     "--reports",
     type=click.Path(file_okay=False, path_type=Path),
@@ -232,12 +225,8 @@ def train(
     help="Folder for the report; it goes to REPORTS/<version>/.",
 )
 @click.option("--version", help="The stored version to evaluate (default: the current one).")
-@click.option(
-    "--train-data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Training labels, for the majority-class baseline.",
+@labelled_file_option(
+    "--train-data", DEFAULT_DATA, "Training labels, for the majority-class baseline."
 )
 @model_dir_option
 def evaluate(
@@ -355,20 +344,8 @@ def score(
 
 
 @main.command("data-report")
-@click.option(
-    "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Labelled training statements.",
-)
-@click.option(
-    "--test",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_TEST,
-    show_default=True,
-    help="Held-out labelled statements.",
-)
+@labelled_file_option("--data", DEFAULT_DATA, "Labelled training statements.")
+@labelled_file_option("--test", DEFAULT_TEST, "Held-out labelled statements.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def data_report(data: Path, test: Path, as_json: bool) -> None:
     """Describe the labelled data: labels, lengths, actors, near-duplicates, and validation."""

@@ -2,10 +2,14 @@
 
 import csv
 import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from model import Predictor
@@ -64,3 +68,64 @@ def write_csv(tmp_path):
         return path
 
     return write
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(base: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:  # not listening yet, or workers still booting
+            pass
+        assert process.poll() is None, "gunicorn exited"
+        assert time.monotonic() < deadline, "gunicorn never became ready"
+        time.sleep(0.2)
+
+
+def start_gunicorn(
+    model_dir: Path, folder: Path, workers: int = 2, **config: str
+) -> tuple[subprocess.Popen, str]:
+    """Start the real app as `make serve` does, on a free port; config becomes STANCE_* vars.
+
+    The feedback database goes to folder, so nothing is written into the repository.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "STANCE_MODEL_DIR": str(model_dir),
+        "STANCE_FEEDBACK_DB": str(folder / "feedback.sqlite3"),
+        **{f"STANCE_{name}": value for name, value in config.items()},
+    }
+    process = subprocess.Popen(
+        [
+            BIN / "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "service.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base, process)
+    except BaseException:
+        stop(process)
+        raise
+    return process, base
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=30)

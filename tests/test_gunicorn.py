@@ -1,57 +1,18 @@
 """A real gunicorn serving the app over HTTP, as `make serve` runs it."""
 
-import os
-import socket
-import subprocess
-import time
-
 import pytest
 import requests
 
-from .conftest import BIN, ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .conftest import start_gunicorn, stop
 
 
 @pytest.fixture(scope="module")
-def server(cli_env_module):
-    port = free_port()
-    process = subprocess.Popen(
-        [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "service.wsgi:app"],
-        cwd=ROOT,
-        env=cli_env_module,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+def server(model_dir, tmp_path_factory):
+    process, base = start_gunicorn(model_dir, tmp_path_factory.mktemp("gunicorn"))
     try:
-        wait_until_ready(base, process)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def wait_until_ready(base: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:  # not listening yet, or workers still booting
-            pass
-        assert process.poll() is None, "gunicorn exited"
-        assert time.monotonic() < deadline, "gunicorn never became ready"
-        time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def cli_env_module(model_dir):
-    return {**os.environ, "STANCE_MODEL_DIR": str(model_dir)}
+        stop(process)
 
 
 def test_predict_over_http(server, predictor):

@@ -2,10 +2,8 @@
 and reproducible training."""
 
 import json
-import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 
@@ -21,9 +19,8 @@ from service.app import create_app
 from service.cli import main
 from training.train import train
 
-from .conftest import BIN, DATA, ROOT, TEST_DATA
+from .conftest import DATA, TEST_DATA, start_gunicorn, stop
 from .test_api import assert_problem
-from .test_gunicorn import free_port, wait_until_ready
 
 TEXT = "Beijing warned that the arms sale would seriously damage relations."
 
@@ -178,28 +175,9 @@ def test_admin_reload_refuses_a_broken_model(two_versions):
     assert client.post("/v1/predict", json={"text": TEXT}).get_json()["model_version"] == second
 
 
-def start_gunicorn(model_dir, **env):
-    port = free_port()
-    process = subprocess.Popen(
-        [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "service.wsgi:app"],
-        cwd=ROOT,
-        env={**os.environ, "STANCE_MODEL_DIR": str(model_dir), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(base, process)
-    except BaseException:
-        process.kill()
-        process.wait()
-        raise
-    return process, base
-
-
 def test_sighup_makes_gunicorn_serve_the_new_current_version(two_versions):
     model_dir, first, second = two_versions
-    process, base = start_gunicorn(model_dir, STANCE_MODEL_CHECK_SECONDS="3600")
+    process, base = start_gunicorn(model_dir, model_dir.parent, MODEL_CHECK_SECONDS="3600")
     try:
         promote(model_dir, first)
         time.sleep(0.5)
@@ -217,19 +195,18 @@ def test_sighup_makes_gunicorn_serve_the_new_current_version(two_versions):
             time.sleep(0.3)
         assert versions == {first}
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 def test_swapping_versions_under_load_fails_no_request(two_versions):
     model_dir, first, second = two_versions
-    process, base = start_gunicorn(model_dir, STANCE_MODEL_CHECK_SECONDS="0")
+    process, base = start_gunicorn(model_dir, model_dir.parent, MODEL_CHECK_SECONDS="0")
     answers: list[tuple[int, str, str]] = []
-    stop = threading.Event()
+    finished = threading.Event()
 
     def client() -> None:
         with requests.Session() as session:
-            while not stop.is_set():
+            while not finished.is_set():
                 response = session.post(f"{base}/v1/predict", json={"text": TEXT}, timeout=10)
                 body = response.json()
                 answers.append(
@@ -248,11 +225,10 @@ def test_swapping_versions_under_load_fails_no_request(two_versions):
             promote(model_dir, first if i % 2 == 0 else second)
             time.sleep(0.15)
     finally:
-        stop.set()
+        finished.set()
         for thread in threads:
             thread.join(timeout=30)
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
     assert len(answers) > 100
     assert {status for status, _, _ in answers} == {200}
     assert {version for _, version, _ in answers} == {first, second}

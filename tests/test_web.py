@@ -4,7 +4,6 @@ import json
 import math
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,7 @@ import requests
 from model import LABELS
 from service.app import create_app
 
-from .conftest import BIN, ROOT
-from .test_gunicorn import free_port, wait_until_ready
+from .conftest import ROOT, start_gunicorn, stop
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -279,40 +277,10 @@ def browser() -> Iterator["Browser"]:
         browser.close()
 
 
-def start_gunicorn(model_dir: Path, folder: Path, **config: str) -> tuple[subprocess.Popen, str]:
-    """Start the real app as `make serve` does, on a free port; config becomes STANCE_* vars."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "STANCE_MODEL_DIR": str(model_dir),
-        "STANCE_FEEDBACK_DB": str(folder / "feedback.sqlite3"),
-        **{f"STANCE_{name}": value for name, value in config.items()},
-    }
-    # One worker boots in half the time of two, and the page sends one request at a time.
-    process = subprocess.Popen(
-        [BIN / "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}", "service.wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(base, process)
-    except BaseException:
-        stop(process)
-        raise
-    return process, base
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory) -> Iterator[str]:
-    process, base = start_gunicorn(model_dir, tmp_path_factory.mktemp("web-server"))
+    # One worker boots in half the time of two, and the page sends one request at a time.
+    process, base = start_gunicorn(model_dir, tmp_path_factory.mktemp("web-server"), workers=1)
     try:
         yield base
     finally:
@@ -511,7 +479,7 @@ def test_too_long_and_empty_texts_are_refused_before_sending(page):
 
 def test_server_errors_and_a_stopped_server_are_shown(browser, model_dir, tmp_path):
     # A server with a small limit: the page's own check passes, the server's does not.
-    process, base = start_gunicorn(model_dir, tmp_path, MAX_DOCUMENT_CHARS="200")
+    process, base = start_gunicorn(model_dir, tmp_path, workers=1, MAX_DOCUMENT_CHARS="200")
     try:
         page = browser.new_page()
         page.goto(f"{base}/")

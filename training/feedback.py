@@ -11,7 +11,6 @@ WAL), an INSERT on an open one well under 1 ms.
 import csv
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from contextlib import closing
@@ -21,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from model.artifact import file_mode
+from model.artifact import atomic_file
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from training.data import normalise
 
@@ -161,28 +160,16 @@ class FeedbackStore:
 
     def export_csv(self, path: str | os.PathLike[str]) -> int:
         """Write every correction, oldest first, as CSV at path, complete or not at all."""
-        destination = Path(path)
-        fd, tmp = tempfile.mkstemp(
-            dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp"
-        )
-        os.chmod(tmp, file_mode())  # an export is for people to read: not mkstemp's 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(EXPORT_COLUMNS)
-                count = 0
-                query = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM feedback ORDER BY id"
-                # Stream the rows: the file may be large, memory should not grow with it.
-                with closing(self._connect().execute(query)) as cursor:
-                    for row in cursor:
-                        writer.writerow(row)
-                        count += 1
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, destination)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        count = 0
+        query = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM feedback ORDER BY id"
+        with atomic_file(Path(path), newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(EXPORT_COLUMNS)
+            # Stream the rows: the file may be large, memory should not grow with it.
+            with closing(self._connect().execute(query)) as cursor:
+                for row in cursor:
+                    writer.writerow(row)
+                    count += 1
         return count
 
     def as_training_frame(self) -> pd.DataFrame:
