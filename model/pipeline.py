@@ -18,8 +18,12 @@ RANDOM_STATE = 13
 DEFAULT_PARAMS: dict[str, Any] = {
     "tfidf__ngram_range": (1, 2),
     "tfidf__min_df": 1,
-    "clf__C": 10.0,
+    "clf__C": 30.0,
 }
+
+# Whether training wraps the pipeline in calibrated(): decided by
+# `python -m training.calibration_study` for the chosen parameters (README, "The model").
+CALIBRATE = False
 
 # Words ("de-escalation" and "won't" stay whole: the pieces mean less apart) and clause
 # punctuation, which ends the scope of a negation.

@@ -318,3 +318,20 @@ def test_feedback_that_leaks_the_test_set_is_refused(small_data, tmp_path, runne
     )
     assert result.exit_code == 2
     assert "the same statement in both files" in result.output
+
+
+def test_a_calibrated_model_predicts_and_explains(small_data, tmp_path):
+    version_dir, metadata = train(
+        small_data / "a.csv", TEST_DATA, tmp_path / "artifacts", search=False, calibrate=True
+    )
+    assert metadata["params"]["calibration"] == "sigmoid"
+    predictor = Predictor.load(version_dir)
+    assert predictor.model is not predictor.pipeline  # probabilities come from the wrapper
+    [prediction] = predictor.predict([TEXT], explain=True)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
+    np.testing.assert_allclose(
+        list(prediction.probabilities.values()), predictor.model.predict_proba([TEXT])[0]
+    )
+    explanation = prediction.explanation
+    weights = sum(t.weight for t in (*explanation.toward, *explanation.against))
+    assert explanation.intercept + weights == pytest.approx(explanation.logit, abs=1e-9)
