@@ -252,6 +252,26 @@ def test_a_copied_model_directory_serves_the_same_answers(two_versions, tmp_path
     np.testing.assert_array_equal(a, b)
 
 
+def train_with_feedback(runner, data, db, model_dir):
+    """Run `stance train --with-feedback` quickly (no search) through click's runner."""
+    return runner.invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--test",
+            str(TEST_DATA),
+            "--no-search",
+            "--with-feedback",
+            "--feedback-db",
+            str(db),
+            "--model-dir",
+            str(model_dir),
+        ],
+    )
+
+
 def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runner):
     from training.data import load_corpus
     from training.feedback import FeedbackStore
@@ -270,22 +290,7 @@ def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runne
     assert rows["label"].tolist() == [new_label]
 
     model_dir = tmp_path / "artifacts"
-    result = runner.invoke(
-        main,
-        [
-            "train",
-            "--data",
-            str(small_data / "a.csv"),
-            "--test",
-            str(TEST_DATA),
-            "--no-search",
-            "--with-feedback",
-            "--feedback-db",
-            str(db),
-            "--model-dir",
-            str(model_dir),
-        ],
-    )
+    result = train_with_feedback(runner, small_data / "a.csv", db, model_dir)
     assert result.exit_code == 0, result.output
     assert "adding 2 correction(s)" in result.output
     metadata = json.loads((model_dir / current_version(model_dir) / "metadata.json").read_text())
@@ -300,22 +305,7 @@ def test_feedback_that_leaks_the_test_set_is_refused(small_data, tmp_path, runne
     db = tmp_path / "feedback.sqlite3"
     with FeedbackStore(db) as store:
         store.add(held_out["text"], held_out["label"])
-    result = runner.invoke(
-        main,
-        [
-            "train",
-            "--data",
-            str(small_data / "a.csv"),
-            "--test",
-            str(TEST_DATA),
-            "--no-search",
-            "--with-feedback",
-            "--feedback-db",
-            str(db),
-            "--model-dir",
-            str(tmp_path / "m"),
-        ],
-    )
+    result = train_with_feedback(runner, small_data / "a.csv", db, tmp_path / "m")
     assert result.exit_code == 2
     assert "the same statement in both files" in result.output
 
