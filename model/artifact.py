@@ -152,3 +152,11 @@ def current_version(model_dir: Path) -> str:
     if not version or "/" in version or version.startswith("."):
         raise ArtifactError(f"{model_dir / CURRENT_FILE} does not name a version")
     return version
+
+
+def current_version_or_none(model_dir: Path) -> str | None:
+    """Return the version CURRENT names, or None when there is no usable pointer."""
+    try:
+        return current_version(model_dir)
+    except ArtifactError:
+        return None

@@ -13,7 +13,7 @@ from typing import Any
 from model.artifact import (
     METADATA_FILE,
     ArtifactError,
-    current_version,
+    current_version_or_none,
     load_artifact,
     read_metadata,
     write_atomically,
@@ -37,13 +37,6 @@ class VersionInfo:
         return self.__dict__.copy()
 
 
-def _current_or_none(model_dir: Path) -> str | None:
-    try:
-        return current_version(model_dir)
-    except ArtifactError:
-        return None
-
-
 def history(model_dir: Path) -> list[str]:
     """Return the versions made current, oldest first."""
     try:
@@ -54,7 +47,7 @@ def history(model_dir: Path) -> list[str]:
 
 def list_versions(model_dir: Path) -> list[VersionInfo]:
     """Return every stored version, newest first."""
-    current = _current_or_none(model_dir)
+    current = current_version_or_none(model_dir)
     found = []
     for folder in sorted(model_dir.glob(f"*/{METADATA_FILE}"), reverse=True):
         if folder.parent.name.startswith("."):
@@ -90,7 +83,7 @@ def promote(model_dir: Path, version: str) -> None:
 def rollback(model_dir: Path) -> str:
     """Make the version that was current before this one current again; return it."""
     past = history(model_dir)
-    current = _current_or_none(model_dir)
+    current = current_version_or_none(model_dir)
     while past and past[-1] == current:
         past.pop()
     if not past:
@@ -106,7 +99,7 @@ def prune(model_dir: Path, keep: int = DEFAULT_KEEP) -> list[str]:
     """Delete all but the newest `keep` versions, never the current or the rollback target."""
     versions = [info.version for info in list_versions(model_dir)]
     past = history(model_dir)
-    protected = {_current_or_none(model_dir), *past[-2:]}
+    protected = {current_version_or_none(model_dir), *past[-2:]}
     removed = [v for v in versions[keep:] if v not in protected]
     for version in removed:
         shutil.rmtree(model_dir / version)

@@ -12,7 +12,7 @@ from flask import Flask, Response, current_app, g
 from werkzeug.exceptions import ServiceUnavailable
 
 from model import ArtifactError, Predictor
-from model.artifact import current_version
+from model.artifact import current_version, current_version_or_none
 from service.errors import register_error_handlers
 from training.feedback import DEFAULT_DB
 
@@ -63,7 +63,7 @@ class ModelSlot:
                 predictor = Predictor.load(self.model_dir / wanted)
             except ArtifactError as error:
                 self.error = str(error)
-                self._refused = _version_or_none(self.model_dir)
+                self._refused = current_version_or_none(self.model_dir)
                 log.error("model not loaded, still serving %s: %s", self.version, error)
                 raise
             previous, self.predictor, self.error, self._refused = (
@@ -85,13 +85,6 @@ class ModelSlot:
     @property
     def version(self) -> str | None:
         return self.predictor.version if self.predictor else None
-
-
-def _version_or_none(model_dir: Path) -> str | None:
-    try:
-        return current_version(model_dir)
-    except ArtifactError:
-        return None
 
 
 def model_slot() -> ModelSlot:
