@@ -10,7 +10,7 @@ MODEL_DIR ?= artifacts
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-DATA := data/statements.csv data/test.csv
+DATA := data/statements.csv data/test.csv data/news_test.csv
 CODE := $(wildcard model/*.py training/*.py)
 export STANCE_MODEL_DIR := $(MODEL_DIR)
 

@@ -20,6 +20,8 @@ from training.feedback import DEFAULT_DB
 
 DEFAULT_DATA = Path("data/statements.csv")
 DEFAULT_TEST = Path("data/test.csv")
+# Held out from training: our own test statements, and news-wire copy standing in for real news.
+DEFAULT_HELD_OUT = (DEFAULT_TEST, Path("data/news_test.csv"))
 DEFAULT_REPORTS = Path("reports")
 
 model_dir_option = click.option(
@@ -153,7 +155,14 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
 
 @main.command()
 @labelled_file_option("--data", DEFAULT_DATA, "Labelled training statements (text,label).")
-@labelled_file_option("--test", DEFAULT_TEST, "Held-out labelled statements, never trained on.")
+@click.option(
+    "--test",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    default=DEFAULT_HELD_OUT,
+    show_default=True,
+    help="Held-out labelled statements, never trained on; repeat for several files, each scored.",
+)
 @click.option(
     "--search/--no-search",
     default=True,
@@ -178,7 +187,7 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
 @model_dir_option
 def train(
     data: Path,
-    test: Path,
+    test: tuple[Path, ...],
     search: bool,
     with_feedback: bool,
     db_path: Path,
@@ -209,9 +218,12 @@ def train(
     click.echo(f"  parameters: {json.dumps(metadata['params'])}")
     click.echo(
         f"  cross-validated macro-F1 {scores['cross_validated']['macro_f1_mean']:.3f} "
-        f"(± {scores['cross_validated']['macro_f1_std']:.3f}); "
-        f"held-out macro-F1 {scores['held_out']['macro_f1']:.3f} on {test}"
+        f"(± {scores['cross_validated']['macro_f1_std']:.3f})"
     )
+    for name, held_out in scores["held_out_by_file"].items():
+        click.echo(
+            f"  held-out macro-F1 {held_out['macro_f1']:.3f} on {name} ({held_out['n']} rows)"
+        )
     click.echo(f"  saved to {version_dir} and made current")
 
 
@@ -346,18 +358,19 @@ def score(
 @main.command("data-report")
 @labelled_file_option("--data", DEFAULT_DATA, "Labelled training statements.")
 @labelled_file_option("--test", DEFAULT_TEST, "Held-out labelled statements.")
+@labelled_file_option("--news-test", DEFAULT_HELD_OUT[1], "Held-out news-wire statements.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def data_report(data: Path, test: Path, as_json: bool) -> None:
+def data_report(data: Path, test: Path, news_test: Path, as_json: bool) -> None:
     """Describe the labelled data: labels, lengths, actors, near-duplicates, and validation."""
     from training.corpus_report import corpus_report, format_corpus_report
     from training.data import DataError, load_corpus
 
     try:
-        report = corpus_report(data, test)
+        report = corpus_report(data, test, news_test)
     except DataError as error:
         raise InputError("; ".join(error.problems)) from None
     try:
-        load_corpus(data, test)
+        load_corpus(data, [test, news_test])
         report["validation"] = []
     except DataError as error:
         report["validation"] = error.problems

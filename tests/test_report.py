@@ -22,7 +22,7 @@ from training.report import (
     top_terms,
     write_report,
 )
-from training.train import metrics
+from training.metrics import metrics
 
 from .conftest import DATA, TEST_DATA
 

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.features import ACTORS_FILE
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from training.data import near_duplicates, read_labelled
+from training.registers import opening, register_masks, spelling
 
-ACTORS_FILE = Path(__file__).with_name("actors.csv")
 TOP_ACTORS = 25
+TOP_OPENINGS = 10
 # The guidelines ask for statements of 4 to 60 words.
 MIN_WORDS, MAX_WORDS = 4, 60
 LENGTH_BUCKETS: tuple[tuple[str, int, float], ...] = (
@@ -129,6 +131,35 @@ def actor_section(texts: pd.Series, path: Path = ACTORS_FILE) -> dict[str, Any]:
     }
 
 
+def register_section(texts: pd.Series) -> dict[str, Any]:
+    """Return how the file reads: registers, spelling mix and the variety of its openings."""
+    rows = max(len(texts), 1)
+    spellings = texts.map(spelling)
+    shown = int(spellings.notna().sum())
+    openings = texts.map(opening).value_counts()
+    return {
+        "registers": {
+            name: {"count": int(mask.sum()), "share": round(float(mask.sum() / rows), 4)}
+            for name, mask in register_masks(texts).items()
+        },
+        "spelling": {
+            "american": int((spellings == "american").sum()),
+            "british": int((spellings == "british").sum()),
+            # Of the statements that use one spelling of a dual-spelled word.
+            "american_share": round(float((spellings == "american").sum() / shown), 4)
+            if shown
+            else None,
+        },
+        "openings": {
+            "distinct_two_word": len(openings),
+            "largest_share": round(float(openings.iloc[0] / rows), 4) if len(openings) else 0.0,
+            "top": [
+                {"opening": o, "statements": int(n)} for o, n in openings.head(TOP_OPENINGS).items()
+            ],
+        },
+    }
+
+
 def file_report(path: Path, actors_path: Path = ACTORS_FILE) -> dict[str, Any]:
     """Return the report on one labelled file."""
     frame = read_labelled(path)
@@ -138,6 +169,7 @@ def file_report(path: Path, actors_path: Path = ACTORS_FILE) -> dict[str, Any]:
         "rows": len(frame),
         "labels": label_section(frame[LABEL_COLUMN]),
         "length_words": length_section(texts),
+        **register_section(texts),
         "actors": actor_section(texts, actors_path),
         "near_duplicates": [
             {
@@ -152,9 +184,14 @@ def file_report(path: Path, actors_path: Path = ACTORS_FILE) -> dict[str, Any]:
     }
 
 
-def corpus_report(train_path: Path, test_path: Path) -> dict[str, Any]:
+def corpus_report(
+    train_path: Path, test_path: Path, news_test_path: Path | None = None
+) -> dict[str, Any]:
     """Return a JSON-ready report on the training and held-out files; rows are spreadsheet rows."""
-    return {"train": file_report(Path(train_path)), "test": file_report(Path(test_path))}
+    report = {"train": file_report(Path(train_path)), "test": file_report(Path(test_path))}
+    if news_test_path is not None:
+        report["news_test"] = file_report(Path(news_test_path))
+    return report
 
 
 def _bar(count: int, largest: int) -> str:
@@ -184,6 +221,22 @@ def format_file_report(name: str, report: dict[str, Any]) -> list[str]:
     largest = max(length["histogram"].values(), default=0)
     for bucket, count in length["histogram"].items():
         lines.append(f"    {bucket:>6} {count:>6}  {_bar(count, largest)}".rstrip())
+
+    lines += ["", "  Registers (a statement may read as several)"]
+    for register, figures in report["registers"].items():
+        lines.append(f"    {register:<24}{figures['count']:>6}  {figures['share']:6.1%}")
+    spelled = report["spelling"]
+    share = spelled["american_share"]
+    lines += [
+        "",
+        f"  Spelling: {spelled['american']} American, {spelled['british']} British "
+        f"({'-' if share is None else f'{share:.1%}'} American of those that show one)",
+        "",
+        f"  Openings: {report['openings']['distinct_two_word']} distinct first two words; "
+        f"the commonest starts {report['openings']['largest_share']:.1%} of statements",
+    ]
+    for entry in report["openings"]["top"]:
+        lines.append(f"    {entry['opening']:<32}{entry['statements']:>6}")
 
     actors = report["actors"]
     lines += [
@@ -215,4 +268,6 @@ def format_corpus_report(report: dict[str, Any]) -> str:
     """Return the report as plain text for a terminal."""
     lines = format_file_report("Training file", report["train"])
     lines += ["", *format_file_report("Held-out file", report["test"])]
+    if "news_test" in report:
+        lines += ["", *format_file_report("Held-out news file", report["news_test"])]
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,34 +131,61 @@ def with_corrections(train: pd.DataFrame, corrections: pd.DataFrame) -> pd.DataF
     return pd.concat([kept, corrections[[TEXT_COLUMN, LABEL_COLUMN]]], ignore_index=True)
 
 
+# The column of a held-out frame that names the file each statement came from.
+HELD_OUT_FILE = "file"
+
+
 def load_corpus(
-    train_path: Path, test_path: Path, corrections: pd.DataFrame | None = None
+    train_path: Path,
+    test_paths: Sequence[Path] | Path,
+    corrections: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate the training and held-out files; raise DataError listing all problems.
 
-    corrections (users' feedback, text,label) go through the same checks, and are added to the
-    training data, replacing the statements they correct.
+    The held-out frame has a HELD_OUT_FILE column, so each held-out file can be scored on its own
+    (data/news_test.csv stands in for real news, data/test.csv for the rest). corrections (users'
+    feedback, text,label) go through the same checks, and are added to the training data,
+    replacing the statements they correct.
     """
-    train, test = read_labelled(train_path), read_labelled(test_path)
-    problems = problems_in(train, train_path.name) + problems_in(test, test_path.name)
+    test_paths = [test_paths] if isinstance(test_paths, Path) else list(test_paths)
+    train = read_labelled(train_path)
+    problems = problems_in(train, train_path.name)
+    tests = []
+    for path in test_paths:
+        test = read_labelled(path)
+        problems += problems_in(test, path.name)
+        tests.append(test.assign(**{HELD_OUT_FILE: path.name}))
     if corrections is not None and not corrections.empty:
         problems += problems_in(corrections.reset_index(drop=True), "feedback")
         train = with_corrections(train, corrections)
-    test_rows = {key: line_of(i) for i, key in enumerate(test[TEXT_COLUMN].map(normalise))}
-    for i, key in enumerate(train[TEXT_COLUMN].map(normalise)):
-        if key and key in test_rows:
+    for path, test in zip(test_paths, tests, strict=True):
+        problems += overlap_problems(train, train_path.name, test, path.name)
+    for i, (first_path, first) in enumerate(zip(test_paths, tests, strict=True)):
+        for second_path, second in list(zip(test_paths, tests, strict=True))[i + 1 :]:
+            problems += overlap_problems(first, first_path.name, second, second_path.name)
+    if problems:
+        raise DataError(problems)
+    return train, pd.concat(tests, ignore_index=True)
+
+
+def overlap_problems(
+    first: pd.DataFrame, first_name: str, second: pd.DataFrame, second_name: str
+) -> list[str]:
+    """Return the statements that two files share, exactly or nearly: a leak between them."""
+    problems = []
+    second_rows = {key: line_of(i) for i, key in enumerate(second[TEXT_COLUMN].map(normalise))}
+    for i, key in enumerate(first[TEXT_COLUMN].map(normalise)):
+        if key and key in second_rows:
             problems.append(
-                f"{train_path.name} row {line_of(i)} and {test_path.name} row {test_rows[key]}: "
-                f"the same statement in both files: {train[TEXT_COLUMN].iloc[i][:80]!r}"
+                f"{first_name} row {line_of(i)} and {second_name} row {second_rows[key]}: "
+                f"the same statement in both files: {first[TEXT_COLUMN].iloc[i][:80]!r}"
             )
-    for pair in near_duplicates(train[TEXT_COLUMN], test[TEXT_COLUMN]):
+    for pair in near_duplicates(first[TEXT_COLUMN], second[TEXT_COLUMN]):
         if normalise(pair.first) == normalise(pair.second):
             continue  # already reported above as the same statement
         problems.append(
-            f"{train_path.name} row {pair.first_line} and {test_path.name} row "
+            f"{first_name} row {pair.first_line} and {second_name} row "
             f"{pair.second_line}: a near-duplicate in both files (similarity {pair.similarity}): "
             f"{pair.first[:80]!r}"
         )
-    if problems:
-        raise DataError(problems)
-    return train, test
+    return problems

@@ -14,8 +14,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import FeatureUnion
 
+from model.features import lemmas
 from model.labels import LABEL_COLUMN, TEXT_COLUMN
-from model.pipeline import RANDOM_STATE, build_pipeline, lemmas
+from model.pipeline import RANDOM_STATE, build_pipeline
 from training.data import read_labelled
 
 WORD = r"(?u)\b\w[\w'-]*\b"

@@ -1,26 +1,24 @@
 """Fit the pipeline on the labelled corpus, evaluate it, and store it as a verified artifact."""
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from model.artifact import ArtifactError, library_versions, save_artifact
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import CALIBRATE, RANDOM_STATE, build_pipeline, calibrated
+from model.predict import Predictor
 from model.versions import DEFAULT_KEEP, promote, prune
-from training.data import load_corpus
+from training.data import HELD_OUT_FILE, load_corpus
+from training.metrics import metrics
+from training.report import write_report
 
 # A small search: word n-gram span and regularisation, the two choices that moved macro-F1 most.
 PARAM_GRID: dict[str, list[Any]] = {
@@ -28,33 +26,6 @@ PARAM_GRID: dict[str, list[Any]] = {
     "clf__C": [3.0, 10.0, 30.0, 100.0],
 }
 CV_FOLDS = 5
-
-
-def metrics(true_labels: pd.Series, predicted: np.ndarray) -> dict[str, Any]:
-    """Return accuracy, macro-F1, per-class figures and the confusion matrix (rows: truth)."""
-    precision, recall, f1, support = precision_recall_fscore_support(
-        true_labels, predicted, labels=list(LABELS), zero_division=0
-    )
-    return {
-        "n": len(true_labels),
-        "accuracy": round(float(accuracy_score(true_labels, predicted)), 4),
-        "macro_f1": round(float(f1_score(true_labels, predicted, average="macro")), 4),
-        "per_class": {
-            label: {
-                "precision": round(float(precision[i]), 4),
-                "recall": round(float(recall[i]), 4),
-                "f1": round(float(f1[i]), 4),
-                "support": int(support[i]),
-            }
-            for i, label in enumerate(LABELS)
-        },
-        "confusion_matrix": {
-            "labels": list(LABELS),
-            "rows_true_columns_predicted": confusion_matrix(
-                true_labels, predicted, labels=list(LABELS)
-            ).tolist(),
-        },
-    }
 
 
 def new_version(data_sha256: str, model_dir: Path) -> str:
@@ -137,7 +108,7 @@ def fit(
 
 def train(
     statements: Path,
-    test: Path,
+    test: Path | Sequence[Path],
     model_dir: Path,
     search: bool = True,
     keep: int = DEFAULT_KEEP,
@@ -145,9 +116,15 @@ def train(
     calibrate: bool = CALIBRATE,
 ) -> tuple[Path, dict[str, Any]]:
     """Validate the data, fit, evaluate on the held-out file, save, make it current, prune."""
-    train_frame, test_frame = load_corpus(statements, test, corrections)
+    tests = [test] if isinstance(test, Path) else list(test)
+    train_frame, test_frame = load_corpus(statements, tests, corrections)
     pipeline, params, cross_validated = fit(train_frame, search=search, calibrate=calibrate)
-    held_out = metrics(test_frame[LABEL_COLUMN], pipeline.predict(test_frame[TEXT_COLUMN].tolist()))
+    predicted = pipeline.predict(test_frame[TEXT_COLUMN].tolist())
+    held_out = metrics(test_frame[LABEL_COLUMN], predicted)
+    by_file = {
+        name: metrics(test_frame[LABEL_COLUMN][rows], predicted[rows.to_numpy()])
+        for name, rows in ((n, test_frame[HELD_OUT_FILE] == n) for n in (p.name for p in tests))
+    }
     data_sha256 = hashlib.sha256(statements.read_bytes()).hexdigest()
     metadata = {
         "version": new_version(data_sha256, model_dir),
@@ -158,8 +135,14 @@ def train(
             "train_file": statements.name,
             "train_sha256": data_sha256,
             "train_rows": len(train_frame),
-            "test_file": test.name,
-            "test_sha256": hashlib.sha256(test.read_bytes()).hexdigest(),
+            "test_files": [
+                {
+                    "file": path.name,
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "rows": by_file[path.name]["n"],
+                }
+                for path in tests
+            ],
             "test_rows": len(test_frame),
             "feedback_rows": 0 if corrections is None else len(corrections),
             "feedback_sha256": None
@@ -167,7 +150,11 @@ def train(
             else hashlib.sha256(corrections.to_csv(index=False).encode()).hexdigest(),
         },
         "params": params,
-        "metrics": {"cross_validated": cross_validated, "held_out": held_out},
+        "metrics": {
+            "cross_validated": cross_validated,
+            "held_out": held_out,
+            "held_out_by_file": by_file,
+        },
     }
     version_dir = save_artifact(pipeline, metadata, model_dir)
     write_training_report(version_dir, model_dir, test_frame, train_frame[LABEL_COLUMN])
@@ -180,9 +167,6 @@ def write_training_report(
     version_dir: Path, model_dir: Path, test_frame: pd.DataFrame, train_labels: pd.Series
 ) -> None:
     """Write the new version's report beside it, compared with the version it will replace."""
-    from model.predict import Predictor
-    from training.report import write_report
-
     try:
         deployed = Predictor.load_current(model_dir)
     except ArtifactError:
