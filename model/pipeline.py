@@ -25,6 +25,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 # `python -m training.calibration_study` for the chosen parameters (README, "The model").
 CALIBRATE = False
 
+
 def build_pipeline(params: dict[str, Any] | None = None) -> Pipeline:
     """Return an unfitted pipeline with DEFAULT_PARAMS overridden by params."""
     pipeline = Pipeline(

@@ -64,7 +64,7 @@ def main(argv: list[str]) -> None:
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=RANDOM_STATE)
     print(f"trained on {len(texts)} statements of {DATA}; defaults {DEFAULT_PARAMS}")
     header = f"{'candidate':<30}{'CV':>8}"
-    for name, frame in held.items():
+    for name in held:
         header += f"{name:>30}"
     print(header + f"{'fit s':>8}")
     for name, params in CANDIDATES.items():

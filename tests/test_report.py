@@ -13,6 +13,7 @@ from model import LABEL_COLUMN, LABELS, TEXT_COLUMN, Predictor
 from model.pipeline import base_pipeline, build_pipeline
 from training import calibration_study
 from training.data import read_labelled
+from training.metrics import metrics
 from training.report import (
     FIGURES,
     REPORT_JSON,
@@ -22,7 +23,6 @@ from training.report import (
     top_terms,
     write_report,
 )
-from training.metrics import metrics
 
 from .conftest import DATA, TEST_DATA
 
