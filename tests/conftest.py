@@ -19,6 +19,8 @@ from training.train import train
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "statements.csv"
 TEST_DATA = ROOT / "data" / "test.csv"
+NEWS_TEST_DATA = ROOT / "data" / "news_test.csv"
+HELD_OUT = (TEST_DATA, NEWS_TEST_DATA)
 BIN = Path(sys.executable).parent
 
 
@@ -26,7 +28,7 @@ BIN = Path(sys.executable).parent
 def model_dir(tmp_path_factory) -> Path:
     """Train the default pipeline on data/statements.csv, as `make train` would, into a temp dir."""
     folder = tmp_path_factory.mktemp("artifacts")
-    train(DATA, TEST_DATA, folder, search=False)
+    train(DATA, HELD_OUT, folder, search=False)
     return folder
 
 
