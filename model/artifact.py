@@ -1,11 +1,17 @@
-"""Save and load model artifacts: a joblib file beside a metadata JSON that vouches for it.
+"""Save and load model artifacts: a skops file beside a metadata JSON that vouches for it.
 
 Layout under a model directory (default ``artifacts/``)::
 
     artifacts/
         CURRENT                  the version id the service loads
-        <version>/model.joblib
-        <version>/metadata.json  versions, data hash, parameters, metrics, sha256 of model.joblib
+        <version>/model.skops    what Stance loads: a format that cannot run code when read
+        <version>/model.joblib   the same pipeline for your own notebooks; Stance never loads it
+        <version>/metadata.json  versions, data hash, parameters, metrics, sha256 of both files
+
+A pickle (joblib's format) runs whatever code it names when it is loaded, and a checksum beside
+it is no defence: whoever can replace the file can rewrite the checksum. skops.io rebuilds only
+the types it is told to trust: scikit-learn's own, numpy's, and TRUSTED_TYPES, the one class of
+ours that a model holds. Anything else is refused before any of it is built.
 """
 
 import hashlib
@@ -14,6 +20,7 @@ import os
 import platform
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +30,14 @@ import joblib
 import numpy
 import scipy
 import sklearn
+import skops
+import skops.io
 
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.skops"
+EXPORT_FILE = "model.joblib"
+# The types of ours a trained model holds, beyond what skops trusts by default (scikit-learn,
+# numpy, builtins). tests/test_artifact.py checks a fresh model needs no more.
+TRUSTED_TYPES = ("model.features.Analyzer",)
 METADATA_FILE = "metadata.json"
 CURRENT_FILE = "CURRENT"
 
@@ -41,6 +54,7 @@ def library_versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "joblib": joblib.__version__,
+        "skops": skops.__version__,
     }
 
 
@@ -101,8 +115,13 @@ def save_artifact(pipeline: Any, metadata: dict[str, Any], model_dir: Path) -> P
     staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=f".{version}."))
     os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes 0700
     try:
-        joblib.dump(pipeline, staging / MODEL_FILE, compress=3)
-        metadata = {**metadata, "sha256": sha256_of(staging / MODEL_FILE)}
+        skops.io.dump(pipeline, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
+        joblib.dump(pipeline, staging / EXPORT_FILE, compress=3)
+        metadata = {
+            **metadata,
+            "sha256": sha256_of(staging / MODEL_FILE),
+            "export_sha256": sha256_of(staging / EXPORT_FILE),
+        }
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
         os.rename(staging, final)
     except BaseException:
@@ -123,7 +142,11 @@ def read_metadata(version_dir: Path) -> dict[str, Any]:
 
 
 def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """Verify checksum and library versions, then unpickle; refuse anything that does not match."""
+    """Verify checksum and library versions, then rebuild the model from trusted types only.
+
+    Every way a load can fail (missing, tampered, truncated, untrusted types, not a model at
+    all) raises ArtifactError, so callers keep what they had and say why.
+    """
     metadata = read_metadata(version_dir)
     built_with = metadata.get("versions", {}).get("scikit-learn")
     if built_with != sklearn.__version__:
@@ -133,6 +156,11 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
         )
     model_path = version_dir / MODEL_FILE
     if not model_path.is_file():
+        if (version_dir / EXPORT_FILE).is_file():
+            raise ArtifactError(
+                f"model {version_dir.name} is stored only as a pickle ({EXPORT_FILE}), which "
+                "Stance no longer loads because a pickle can run code: retrain it"
+            )
         raise ArtifactError(f"no model file at {model_path}: run `make train`")
     actual = sha256_of(model_path)
     if actual != metadata.get("sha256"):
@@ -140,7 +168,21 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
             f"checksum mismatch for {model_path}: expected {metadata.get('sha256')}, "
             f"found {actual}; the file was changed after training, refusing to load it"
         )
-    return joblib.load(model_path), metadata
+    try:
+        untrusted = set(skops.io.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise ArtifactError(
+                f"{model_path} holds types that training never writes "
+                f"({', '.join(sorted(untrusted))}): refusing to load it"
+            )
+        model = skops.io.load(model_path, trusted=list(TRUSTED_TYPES))
+    except ArtifactError:
+        raise
+    except Exception as error:  # a truncated zip, a malformed schema, a missing class...
+        raise ArtifactError(f"{model_path} is not a loadable model: {error}") from None
+    if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
+        raise ArtifactError(f"{model_path} holds a {type(model).__name__}, not a fitted model")
+    return model, metadata
 
 
 def current_version(model_dir: Path) -> str:

@@ -11,6 +11,9 @@ from model.artifact import ArtifactError, current_version, load_artifact
 from model.labels import LABELS
 from model.pipeline import base_pipeline
 
+# Scored once when a version loads: a model that cannot label this cannot serve.
+SMOKE_TEXT = "The ministry said talks would resume next week."
+
 
 @dataclass(frozen=True)
 class Term:
@@ -67,7 +70,7 @@ class Predictor:
     """A loaded, verified model and its metadata."""
 
     def __init__(self, model: Any, metadata: dict[str, Any]):
-        classes = tuple(model.classes_)
+        classes = tuple(getattr(model, "classes_", ()))
         if classes != LABELS:
             raise ArtifactError(f"model labels {classes} differ from Stance's labels {LABELS}")
         self.model = model  # what gives the probabilities: the pipeline, or it calibrated
@@ -79,8 +82,18 @@ class Predictor:
 
     @classmethod
     def load(cls, version_dir: Path) -> "Predictor":
-        """Load and verify one stored version."""
-        return cls(*load_artifact(version_dir))
+        """Load one stored version and prove it predicts; any failure is an ArtifactError."""
+        model, metadata = load_artifact(version_dir)
+        try:
+            predictor = cls(model, metadata)
+            probabilities = predictor.probabilities([SMOKE_TEXT])
+        except ArtifactError:
+            raise
+        except Exception as error:  # loaded, but not a model that can score text
+            raise ArtifactError(f"model {version_dir.name} failed to predict: {error}") from None
+        if probabilities.shape != (1, len(LABELS)) or not np.isclose(probabilities.sum(), 1.0):
+            raise ArtifactError(f"model {version_dir.name} gives malformed probabilities")
+        return predictor
 
     @classmethod
     def load_current(cls, model_dir: Path) -> "Predictor":

@@ -14,10 +14,10 @@ from model.artifact import (
     METADATA_FILE,
     ArtifactError,
     current_version_or_none,
-    load_artifact,
     read_metadata,
     write_atomically,
 )
+from model.predict import Predictor
 
 HISTORY_FILE = "HISTORY"
 DEFAULT_KEEP = 5
@@ -73,7 +73,7 @@ def promote(model_dir: Path, version: str) -> None:
     """Make version current, after checking it loads; record it in HISTORY."""
     if not (model_dir / version).is_dir() or "/" in version or version.startswith("."):
         raise ArtifactError(f"no model version {version!r} in {model_dir}")
-    load_artifact(model_dir / version)  # refuse a broken or tampered version before switching
+    Predictor.load(model_dir / version)  # refuse a broken or tampered version before switching
     past = history(model_dir)
     if not past or past[-1] != version:
         write_atomically(model_dir / HISTORY_FILE, "\n".join([*past, version]) + "\n")
@@ -89,7 +89,7 @@ def rollback(model_dir: Path) -> str:
     if not past:
         raise ArtifactError(f"nothing to roll back to: {model_dir} has no earlier version")
     previous = past[-1]
-    load_artifact(model_dir / previous)
+    Predictor.load(model_dir / previous)
     write_atomically(model_dir / HISTORY_FILE, "\n".join(past) + "\n")
     write_atomically(model_dir / "CURRENT", previous + "\n")
     return previous

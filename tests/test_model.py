@@ -31,7 +31,14 @@ def test_metadata_records_what_a_reader_needs(model_dir):
     metadata = json.loads((model_dir / version / METADATA_FILE).read_text())
     assert metadata["version"] == version
     assert metadata["labels"] == list(LABELS)
-    assert set(metadata["versions"]) == {"python", "scikit-learn", "numpy", "scipy", "joblib"}
+    assert set(metadata["versions"]) == {
+        "python",
+        "scikit-learn",
+        "numpy",
+        "scipy",
+        "joblib",
+        "skops",
+    }
     assert len(metadata["data"]["train_sha256"]) == 64
     assert len(metadata["sha256"]) == 64
     assert metadata["metrics"]["held_out"]["macro_f1"] > 0.6
