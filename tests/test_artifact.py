@@ -81,10 +81,8 @@ def test_a_planted_model_runs_no_code_anywhere(victim, tmp_path, make, runner):
     with pytest.raises(ArtifactError):
         Predictor.load(version_dir)
     result = runner.invoke(main, ["predict", "--model-dir", str(model_dir), "Talks resumed."])
-    assert (
-        result.exit_code != 0
-        and "refusing" in result.output + str(result.stderr)
-        or ("not a loadable model" in result.output)
+    assert (result.exit_code != 0 and "refusing" in result.output + str(result.stderr)) or (
+        "not a loadable model" in result.output
     ), result.output
     promoted = runner.invoke(main, ["promote", "--model-dir", str(model_dir), version])
     assert promoted.exit_code == 1, promoted.output
