@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from model.artifact import ArtifactError, current_version, load_artifact
+from model.fast import FastScorer
 from model.labels import LABELS
 from model.pipeline import base_pipeline
 
@@ -79,6 +80,10 @@ class Predictor:
         self._vectorizer = self.pipeline.named_steps["tfidf"]
         self._classifier = self.pipeline.named_steps["clf"]
         self._terms: np.ndarray | None = None  # built on the first explanation, then kept
+        # The exact fast path when the model is the plain pipeline it knows (a calibrated
+        # model, or an unusual vectorizer, is scored by scikit-learn itself).
+        self.slow_path_reason = FastScorer.unsupported(model)
+        self.fast = FastScorer(model) if self.slow_path_reason is None else None
 
     @classmethod
     def load(cls, version_dir: Path) -> "Predictor":
@@ -108,6 +113,8 @@ class Predictor:
         """Return an (n_texts, n_labels) array of probabilities, columns in LABELS order."""
         if len(texts) == 0:
             return np.empty((0, len(LABELS)))
+        if self.fast is not None:
+            return self.fast.probabilities(texts)
         return self.model.predict_proba(list(texts))
 
     def predict(self, texts: Sequence[str], explain: bool = False) -> list[Prediction]:
@@ -128,22 +135,28 @@ class Predictor:
             for row, k, explanation in zip(probabilities, best, explanations, strict=True)
         ]
 
+    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return one text's feature ids and TF-IDF values, as the pipeline computes them."""
+        if self.fast is not None:
+            ids, values = self.fast.features(text)
+            return np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64)
+        row = self._vectorizer.transform([text]).tocsr()
+        return row.indices, row.data
+
     def _explain(self, texts: Sequence[str], labels: np.ndarray) -> list[Explanation]:
         if self._terms is None:
             self._terms = self._vectorizer.get_feature_names_out()
-        features = self._vectorizer.transform(list(texts)).tocsr()
-        logits = self._classifier.decision_function(features)
         coefficients, intercepts = self._classifier.coef_, self._classifier.intercept_
         explanations = []
-        for i, k in enumerate(labels):
-            row = features.getrow(i)
-            weights = row.data * coefficients[k, row.indices]
+        for text, k in zip(texts, labels, strict=True):
+            ids, values = self.features(text)
+            weights = values * coefficients[k, ids]
             order = np.argsort(-np.abs(weights), kind="stable")
-            terms = [Term(str(self._terms[row.indices[j]]), float(weights[j])) for j in order]
+            terms = [Term(str(self._terms[ids[j]]), float(weights[j])) for j in order]
             explanations.append(
                 Explanation(
                     label=LABELS[k],
-                    logit=float(logits[i, k]),
+                    logit=float(intercepts[k] + weights.sum()),
                     intercept=float(intercepts[k]),
                     toward=tuple(t for t in terms if t.weight > 0),
                     against=tuple(t for t in terms if t.weight < 0),
