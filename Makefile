@@ -63,7 +63,7 @@ test: $(VENV)/.installed ## Run the whole test suite (it trains its own model in
 	$(BIN)/pytest
 
 bench: train ## Measure batch throughput and memory against the read-only floor, and latency
-	$(BIN)/python tests/benchmark.py
+	$(BIN)/python studies/benchmark.py
 
 lint: $(VENV)/.installed ## Check the code with ruff
 	$(BIN)/ruff check .

@@ -22,7 +22,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 # Whether training wraps the pipeline in calibrated(): decided by
-# `python -m training.calibration_study` for the chosen parameters (README, "The model").
+# `python -m studies.calibration_study` for the chosen parameters (README, "The model").
 CALIBRATE = False
 
 
@@ -54,7 +54,7 @@ def calibrated(pipeline: Pipeline, folds: int = 5) -> CalibratedClassifierCV:
     """Wrap pipeline so that its probabilities mean what they say (sigmoid per label).
 
     ensemble=False: one pipeline, fitted on all the training data, under sigmoids fitted on its
-    out-of-fold decision values. Chosen by `python -m training.calibration_study` (README).
+    out-of-fold decision values. Chosen by `python -m studies.calibration_study` (README).
     """
     return CalibratedClassifierCV(
         pipeline,

@@ -12,6 +12,12 @@ from model.fast import FastScorer
 from model.labels import LABELS
 from model.pipeline import base_pipeline
 
+
+def decide(probabilities: np.ndarray) -> np.ndarray:
+    """The decision rule, stated once: each row's label is the one with the highest probability."""
+    return np.asarray(LABELS, dtype=object)[np.asarray(probabilities).argmax(axis=1)]
+
+
 # Scored once when a version loads: a model that cannot label this cannot serve.
 SMOKE_TEXT = "The ministry said talks would resume next week."
 

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from model import LABEL_COLUMN, LABELS, TEXT_COLUMN, Predictor
 from model.pipeline import base_pipeline, build_pipeline
-from training import calibration_study
+from studies import calibration_study
 from training.data import read_labelled
 from training.metrics import metrics
 from training.report import (

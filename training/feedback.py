@@ -21,12 +21,12 @@ from typing import Any
 import pandas as pd
 
 from model.artifact import atomic_file
-from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
+from model.labels import LABEL_COLUMN, LABELS, LIMITS, TEXT_COLUMN
 from training.data import normalise
 
 DEFAULT_DB = "feedback.sqlite3"
-MAX_TEXT_CHARS = 10_000
-MAX_NOTE_CHARS = 1_000
+MAX_TEXT_CHARS = LIMITS["max_text_chars"]
+MAX_NOTE_CHARS = LIMITS["max_note_chars"]
 # Seconds a writer waits for another worker's transaction; inserts take milliseconds.
 BUSY_TIMEOUT = 30.0
 

@@ -21,7 +21,7 @@ from sklearn.metrics import log_loss
 from model.artifact import write_atomically
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import base_pipeline
-from model.predict import Predictor
+from model.predict import Predictor, decide
 from training.data import HELD_OUT_FILE
 from training.metrics import metrics
 from training.registers import register_masks
@@ -117,7 +117,7 @@ def confidently_wrong(
     frame: pd.DataFrame, probabilities: np.ndarray, n: int = MOST_CONFIDENTLY_WRONG
 ) -> list[dict[str, Any]]:
     """Return the n wrong calls the model was surest of, surest first."""
-    predicted = np.asarray(LABELS)[probabilities.argmax(axis=1)]
+    predicted = decide(probabilities)
     confidence = probabilities.max(axis=1)
     wrong = np.flatnonzero(predicted != frame[LABEL_COLUMN].to_numpy())
     worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:n]
@@ -133,7 +133,7 @@ def confidently_wrong(
 
 
 def _scores(true_labels: pd.Series, probabilities: np.ndarray) -> dict[str, Any]:
-    predicted = np.asarray(LABELS)[probabilities.argmax(axis=1)]
+    predicted = decide(probabilities)
     correct = predicted == true_labels.to_numpy()
     return {
         "predicted": predicted,

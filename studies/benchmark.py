@@ -1,6 +1,6 @@
 """Benchmark batch scoring against the floor no scorer can beat, side by side in one run.
 
-    .venv/bin/python tests/benchmark.py [--rows 100000]
+    .venv/bin/python studies/benchmark.py [--rows 100000]
 
 Each stage runs in its own process so that its peak memory (max RSS) is its own:
   floor  reads the CSV in the same chunks and tokenises the text with the model's own analyzer;

@@ -1,6 +1,6 @@
 """Measure whether calibrating the pipeline's probabilities helps, on the training corpus only.
 
-Run: ``.venv/bin/python -m training.calibration_study [--data data/statements.csv]``
+Run: ``.venv/bin/python -m studies.calibration_study [--data data/statements.csv]``
 
 Stratified k-fold cross-validation over data/statements.csv (never data/test.csv, which stays
 the untouched held-out set): in each outer fold the plain pipeline and CalibratedClassifierCV
@@ -38,6 +38,7 @@ from sklearn.pipeline import Pipeline
 
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import DEFAULT_PARAMS, RANDOM_STATE, build_pipeline
+from model.predict import decide
 from training.data import problems_in, read_labelled
 from training.report import expected_calibration_error
 
@@ -84,7 +85,7 @@ METHODS: dict[str, Builder] = {
 
 def held_out_scores(true_labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """Return ECE, overconfidence, log-loss and macro-F1 of probabilities (LABELS order)."""
-    predicted = np.asarray(LABELS)[probabilities.argmax(axis=1)]
+    predicted = decide(probabilities)
     confidences, correct = probabilities.max(axis=1), predicted == true_labels
     return {
         "ece": expected_calibration_error(confidences, correct),

@@ -1,6 +1,6 @@
 """Compare feature sets by cross-validated macro-F1 and prediction throughput, side by side.
 
-    .venv/bin/python -m training.feature_study
+    .venv/bin/python -m studies.feature_study
 
 Uses data/statements.csv only (never data/test.csv). The README's "The model" section quotes it.
 """
