@@ -1,19 +1,27 @@
-"""Benchmark batch scoring against the floor no scorer can beat, side by side in one run.
+"""Benchmark every path against the same floor, side by side in one run, and print ratios.
 
-    .venv/bin/python studies/benchmark.py [--rows 100000]
+    .venv/bin/python studies/benchmark.py [--rows 200000] [--memory-rows 1000000] [--quick]
 
-Each stage runs in its own process so that its peak memory (max RSS) is its own:
-  floor  reads the CSV in the same chunks and tokenises the text with the model's own analyzer;
-  score  the real `score_csv`: read, predict, write.
-It also prints the in-process latency of one single-text prediction.
+The floor is what no scorer can beat: `re.findall(r"(?u)\\b\\w\\w+\\b", s.lower())` over the
+texts in memory, on one core. Every throughput below is printed as a ratio to the floor measured
+in the same run, so a busy machine slows both sides alike. The texts are data/test.csv's
+statements, cycled. Rows:
+  in memory    Predictor.probabilities on 20k texts, one core
+  batch        `stance score` CSV to CSV, wall time, all cores (a subprocess)
+  single text  one Predictor.predict([text]) in process, median
+  HTTP         POST /v1/predict with 1, 10 and 100 texts and /v1/analyze on an article, against
+               GET /healthz on the same gunicorn (wrk, 16 connections)
+  memory       peak RSS of `stance score` on --memory-rows rows
 """
 
 import argparse
 import csv
 import json
 import os
-import random
+import re
 import resource
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -21,116 +29,192 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from model import Predictor
-from service.batch import CHUNK_ROWS, score_csv
+from training.data import read_labelled
 
-MODEL_DIR = Path(os.environ.get("STANCE_MODEL_DIR", "artifacts"))
-
-OPENINGS = [
-    "The foreign ministry said",
-    "Officials in the capital warned",
-    "Both leaders agreed",
-    "A spokesperson confirmed",
-    "The delegation announced",
-    "Analysts noted",
-]
-MIDDLES = [
-    "that the border talks",
-    "that new sanctions",
-    "that the joint exercises",
-    "that the humanitarian corridor",
-    "that the trade agreement",
-    "that the ceasefire",
-]
-ENDINGS = [
-    "would resume next week.",
-    "would be met with countermeasures.",
-    "showed a shared commitment to peace.",
-    "were scheduled for Monday in Geneva.",
-    "must stop immediately or face consequences.",
-    "had been extended by six months.",
-]
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = Path(os.environ.get("STANCE_MODEL_DIR", ROOT / "artifacts"))
+BIN = Path(sys.executable).parent
+TEXTS = [t for t in read_labelled(ROOT / "data" / "test.csv")["text"]]
+FLOOR = re.compile(r"(?u)\b\w\w+\b")
+ARTICLE = " ".join(TEXTS[:40])
 
 
-def write_input(path: Path, rows: int) -> None:
-    rng = random.Random(7)
+def cycled(n: int) -> list[str]:
+    return [TEXTS[i % len(TEXTS)] for i in range(n)]
+
+
+def floor_rate(texts: list[str]) -> float:
+    """Sentences per second of the floor, best of three."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for text in texts:
+            FLOOR.findall(text.lower())
+        best = min(best, time.perf_counter() - started)
+    return len(texts) / best
+
+
+def in_memory_rate(predictor: Predictor, texts: list[str]) -> float:
+    predictor.probabilities(texts)  # warm the caches, as a long-running scorer has them
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        predictor.probabilities(texts)
+        best = min(best, time.perf_counter() - started)
+    return len(texts) / best
+
+
+def single_text_us(predictor: Predictor, repeats: int = 2000) -> float:
+    timings = []
+    for i in range(repeats):
+        text = TEXTS[i % len(TEXTS)]
+        started = time.perf_counter()
+        predictor.predict([text])
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings[repeats // 4 :]) * 1e6
+
+
+def write_csv(path: Path, rows: int) -> None:
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "text"])
         for i in range(rows):
-            text = f"{rng.choice(OPENINGS)} {rng.choice(MIDDLES)} {rng.choice(ENDINGS)} ({i})"
-            writer.writerow([i, text])
+            writer.writerow([i, TEXTS[i % len(TEXTS)]])
 
 
-def stage_floor(source: Path) -> dict:
-    analyzer = Predictor.load_current(MODEL_DIR).pipeline.named_steps["tfidf"].build_analyzer()
-    started, tokens = time.perf_counter(), 0
-    for chunk in pd.read_csv(source, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS):
-        tokens += sum(len(analyzer(text)) for text in chunk["text"])
-    return {"seconds": time.perf_counter() - started, "tokens": tokens}
-
-
-def stage_score(source: Path) -> dict:
-    predictor = Predictor.load_current(MODEL_DIR)
-    with tempfile.TemporaryDirectory() as folder:
-        summary = score_csv(predictor, source, Path(folder) / "out.csv")
-    return {"seconds": summary.seconds}
-
-
-def run_stage(stage: str, source: Path) -> dict:
-    completed = subprocess.run(
-        [sys.executable, __file__, "--stage", stage, "--input", str(source)],
-        capture_output=True,
-        text=True,
+def score_file(source: Path, target: Path) -> tuple[float, float]:
+    """Run `stance score` as users do; return wall seconds and the peak RSS (MiB) of any process."""
+    env = {**os.environ, "STANCE_MODEL_DIR": str(MODEL_DIR)}
+    started = time.perf_counter()
+    subprocess.run(
+        [str(BIN / "stance"), "score", str(source), "-o", str(target)],
         check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return json.loads(completed.stdout)
+    seconds = time.perf_counter() - started
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def single_text_latency(repeats: int = 300) -> tuple[float, float]:
-    predictor = Predictor.load_current(MODEL_DIR)
-    text = "Beijing warned that the arms sale would seriously damage relations."
-    predictor.predict([text])
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predictor.predict([text])
-        timings.append(time.perf_counter() - started)
-    timings.sort()
-    return statistics.median(timings) * 1000, timings[int(0.99 * len(timings))] * 1000
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wrk_rate(url: str, body: dict | None, seconds: int) -> float:
+    """Requests per second that wrk reaches (16 connections, 2 threads)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body is not None:
+            payload = json.dumps(body).replace("\\", "\\\\").replace('"', '\\"')
+            script.write(
+                'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f'wrk.body = "{payload}"\n'
+            )
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", script.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def http_rows(seconds: int) -> list[tuple[str, float, float]]:
+    """Start gunicorn as `make serve` does and measure each endpoint against /healthz."""
+    if shutil.which("wrk") is None:
+        return []
+    port = free_port()
+    env = {**os.environ, "STANCE_MODEL_DIR": str(MODEL_DIR)}
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "service.wsgi:app",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(1.0)
+        wrk_rate(base + "/readyz", None, 1)
+        healthz = wrk_rate(base + "/healthz", None, seconds)
+        rows = [("GET /healthz", healthz, 1.0)]
+        for n in (1, 10, 100):
+            rate = wrk_rate(base + "/v1/predict", {"texts": cycled(n)}, seconds)
+            rows.append((f"POST /v1/predict, {n} text(s)", rate, rate / healthz))
+        rate = wrk_rate(base + "/v1/analyze", {"text": ARTICLE}, seconds)
+        rows.append(("POST /v1/analyze, 40-sentence article", rate, rate / healthz))
+        return rows
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--stage", choices=["floor", "score"])
-    parser.add_argument("--input", type=Path)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--memory-rows", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10, help="per HTTP measurement")
+    parser.add_argument("--quick", action="store_true", help="fewer rows, shorter HTTP runs")
     args = parser.parse_args()
-    if args.stage:
-        result = {"floor": stage_floor, "score": stage_score}[args.stage](args.input)
-        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(result))
-        return
+    if args.quick:
+        args.rows, args.memory_rows, args.seconds = 50_000, 200_000, 3
+    predictor = Predictor.load_current(MODEL_DIR)
+    print(f"model {predictor.version} ({'fast path' if predictor.fast else 'scikit-learn'})")
+    print(f"{os.cpu_count()} cores; {sys.version.split()[0]}; texts: data/test.csv cycled\n")
 
+    texts = cycled(20_000)
+    floor = floor_rate(texts)
+    rows = [("floor: regex over lower-cased texts, one core", floor, 1.0, "")]
+    memory = in_memory_rate(predictor, texts)
+    rows.append(("Predictor.probabilities, 20k texts, one core", memory, memory / floor, ""))
     with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "input.csv"
-        write_input(source, args.rows)
-        size_mib = source.stat().st_size / 2**20
-        print(f"input: {args.rows:,} rows, {size_mib:.1f} MiB; model in {MODEL_DIR}")
-        results = {stage: run_stage(stage, source) for stage in ("floor", "score")}
-    print(f"{'stage':<36}{'rows/s':>12}{'seconds':>10}{'peak MiB':>10}")
-    for stage, label in (("floor", "floor: read CSV + tokenise"), ("score", "stance score")):
-        r = results[stage]
-        print(
-            f"{label:<36}{args.rows / r['seconds']:>12,.0f}{r['seconds']:>10.2f}"
-            f"{r['peak_rss_mib']:>10.0f}"
+        source, target = Path(folder) / "in.csv", Path(folder) / "out.csv"
+        write_csv(source, args.rows)
+        seconds, _ = score_file(source, target)
+        batch = args.rows / seconds
+        rows.append((f"stance score CSV to CSV, {args.rows:,} rows", batch, batch / floor, ""))
+        write_csv(source, args.memory_rows)
+        seconds, peak = score_file(source, target)
+        rows.append(
+            (
+                f"stance score, {args.memory_rows:,} rows",
+                args.memory_rows / seconds,
+                args.memory_rows / seconds / floor,
+                f"peak RSS {peak:.0f} MiB",
+            )
         )
-    ratio = results["score"]["seconds"] / results["floor"]["seconds"]
-    print(f"scoring takes {ratio:.2f}x the floor's time")
-    median_ms, p99_ms = single_text_latency()
-    print(f"single-text predict, in process: median {median_ms:.2f} ms, p99 {p99_ms:.2f} ms")
+    print(f"{'path':<52}{'per second':>12}{'x floor':>9}")
+    for name, rate, ratio, note in rows:
+        print(f"{name:<52}{rate:>12,.0f}{ratio:>9.2f}  {note}")
+    print(f"\none Predictor.predict([text]), median: {single_text_us(predictor):.1f} us")
+
+    http = http_rows(args.seconds)
+    if http:
+        title = "HTTP (gunicorn as make serve runs it, wrk -c16)"
+        print(f"\n{title:<52}{'req/s':>12}{'x healthz':>11}")
+        for name, rate, ratio in http:
+            print(f"{name:<52}{rate:>12,.0f}{ratio:>11.2f}")
+    else:
+        print("\nHTTP: wrk not found (apt-get install wrk), skipped")
 
 
 if __name__ == "__main__":

@@ -118,3 +118,14 @@ def test_the_search_prefers_the_simplest_model_within_one_standard_error():
     assert simplest_within_one_standard_error(results) == 1
     results["mean_test_score"] = np.array([0.80, 0.90, 0.908, 0.910])
     assert simplest_within_one_standard_error(results) == 2
+
+
+def test_among_equals_the_search_keeps_fewer_rare_words():
+    from training.train import simplest_within_one_standard_error
+
+    results = {
+        "params": [{"clf__C": 30.0, "tfidf__min_df": 1}, {"clf__C": 30.0, "tfidf__min_df": 2}],
+        "mean_test_score": np.array([0.910, 0.909]),
+        "std_test_score": np.array([0.01, 0.01]),
+    }
+    assert simplest_within_one_standard_error(results) == 1
