@@ -5,12 +5,16 @@ under the name Stance loads, with its checksum written into the metadata beside 
 """
 
 import json
+import os
 import pickle
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import joblib
 import pytest
+import requests
 import skops.io
 
 from model import ArtifactError, Predictor
@@ -25,6 +29,8 @@ from model.artifact import (
 from model.pipeline import build_pipeline
 from service.app import create_app
 from service.cli import main
+
+from .conftest import BIN, ROOT, free_port
 
 MARKER = "code-ran.marker"
 
@@ -130,3 +136,48 @@ def test_the_joblib_export_is_the_same_model(predictor, model_dir):
     exported = joblib.load(model_dir / current_version(model_dir) / EXPORT_FILE)
     texts = ["Moscow warned of countermeasures.", "The talks will open in Geneva on Monday."]
     assert (exported.predict_proba(texts) == predictor.probabilities(texts)).all()
+
+
+def test_gunicorn_with_a_broken_model_stays_up_and_says_why(victim, tmp_path):
+    model_dir, version_dir, _ = victim
+    broken = tmp_path / "truncated.skops"
+    broken.write_bytes((version_dir / MODEL_FILE).read_bytes()[:5000])
+    plant(version_dir, broken)
+    port = free_port()
+    env = {
+        **os.environ,
+        "STANCE_MODEL_DIR": str(model_dir),
+        "STANCE_FEEDBACK_DB": str(tmp_path / "f.db"),
+    }
+    server = subprocess.Popen(
+        [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "service.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "gunicorn exited instead of serving 503"
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "gunicorn never answered"
+            time.sleep(0.2)
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert ready.headers["Content-Type"].startswith("application/problem+json")
+        assert "not a loadable model" in ready.json()["detail"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_names_stored_models_refer_to_stay_importable():
+    from model.features import Analyzer
+    from model.pipeline import lemma_tokens  # the first models' tokenizer, pickled by this name
+
+    assert Analyzer.__module__ == "model.features" and callable(lemma_tokens)

@@ -220,3 +220,9 @@ def test_no_near_duplicates_within_a_file(real_report, part):
 def test_the_files_pass_validation_with_nothing_shared():
     # Raises DataError naming every overlap or near-duplicate between the files.
     load_corpus(DATA, [TEST_DATA, NEWS_TEST_DATA])
+
+
+def test_the_data_report_shows_registers_spelling_and_openings(real_report):
+    text = format_corpus_report(real_report)
+    for heading in ("Registers", "wire copy", "Spelling:", "Openings:", "Held-out news file"):
+        assert heading in text

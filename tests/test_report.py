@@ -277,3 +277,25 @@ def test_calibration_study_runs_on_a_small_corpus(write_csv, capsys):
     for method in calibration_study.METHODS:
         assert re.search(rf"^{method} +0\.\d{{4}} ±0\.\d{{3}} +[+-]0\.\d{{4}} ±", printed, re.M)
     assert re.search(r"^recommendation: [a-z-]+$", printed, re.MULTILINE)
+
+
+def test_each_held_out_file_and_register_is_scored_on_its_own(predictor, tmp_path):
+    from training.data import HELD_OUT_FILE, load_corpus
+
+    from .conftest import HELD_OUT
+
+    _, frame = load_corpus(DATA, list(HELD_OUT))
+    report = write_report(predictor, frame, tmp_path)
+    slices = {(row["kind"], row["name"]): row for row in report["slices"]}
+    for path in HELD_OUT:
+        row = slices[("file", path.name)]
+        assert row["support"] == int((frame[HELD_OUT_FILE] == path.name).sum())
+        subset = frame[frame[HELD_OUT_FILE] == path.name]
+        predicted = [p.label for p in predictor.predict(subset[TEXT_COLUMN].tolist())]
+        assert row["macro_f1"] == metrics(subset[LABEL_COLUMN], np.asarray(predicted))["macro_f1"]
+    for register in ("wire copy", "first person", "headline", "long (over 30 words)"):
+        assert slices[("register", register)]["support"] > 0
+    markdown = (tmp_path / REPORT_MARKDOWN).read_text()
+    assert (
+        "## By held-out file and by register" in markdown and "| wire copy | register |" in markdown
+    )
