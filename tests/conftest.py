@@ -2,6 +2,7 @@
 
 import csv
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,10 +25,26 @@ HELD_OUT = (TEST_DATA, NEWS_TEST_DATA)
 BIN = Path(sys.executable).parent
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--model-dir",
+        default=None,
+        help="Test the current version of this model folder (a copy) instead of training one: "
+        "`pytest tests/test_behaviour.py --model-dir artifacts` gates a candidate before promote.",
+    )
+
+
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory) -> Path:
-    """Train the default pipeline on data/statements.csv, as `make train` would, into a temp dir."""
+def model_dir(tmp_path_factory, request) -> Path:
+    """Train the default pipeline on data/statements.csv, as `make train` would, into a temp dir.
+
+    With --model-dir, a copy of that folder instead: tests may damage their model folder.
+    """
     folder = tmp_path_factory.mktemp("artifacts")
+    given = request.config.getoption("--model-dir")
+    if given:
+        shutil.copytree(given, folder, dirs_exist_ok=True)
+        return folder
     train(DATA, HELD_OUT, folder, search=False)
     return folder
 
