@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from model import Predictor
@@ -125,6 +126,14 @@ def wrk_rate(url: str, body: dict | None, seconds: int) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+def ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
 def http_rows(seconds: int) -> list[tuple[str, float, float]]:
     """Start gunicorn as `make serve` does and measure each endpoint against /healthz."""
     if shutil.which("wrk") is None:
@@ -147,14 +156,12 @@ def http_rows(seconds: int) -> list[tuple[str, float, float]]:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(1.0)
-        wrk_rate(base + "/readyz", None, 1)
+        deadline = time.monotonic() + 180
+        while not ready(base + "/readyz"):  # every worker loads the model before answering 200
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("gunicorn never became ready")
+            time.sleep(0.5)
+        wrk_rate(base + "/readyz", None, 2)  # warm every worker
         healthz = wrk_rate(base + "/healthz", None, seconds)
         rows = [("GET /healthz", healthz, 1.0)]
         for n in (1, 10, 100):
@@ -165,7 +172,10 @@ def http_rows(seconds: int) -> list[tuple[str, float, float]]:
         return rows
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def main() -> None:
