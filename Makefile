@@ -38,8 +38,9 @@ $(MODEL_DIR)/CURRENT: $(DATA) $(CODE) $(if $(WITH_FEEDBACK),$(FEEDBACK_DB)) | $(
 evaluate: train ## Print and save the metrics on data/test.csv (reports/<version>/)
 	$(STANCE) evaluate
 
+# Every other gunicorn setting (threaded workers, JSON logs, metrics folder) is in service/server.py.
 serve: train ## Serve the API with gunicorn on HOST:PORT (default 127.0.0.1:8000), WORKERS workers
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'service.wsgi:app'
+	$(BIN)/gunicorn --config python:service.server --workers $(WORKERS) --bind $(HOST):$(PORT)
 
 score: train ## Score a CSV: make score IN=statements.csv OUT=scored.csv [COLUMN=text]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=file.csv OUT=scored.csv"; exit 2; }

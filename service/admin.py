@@ -1,29 +1,18 @@
 """Admin endpoints, registered only when STANCE_ADMIN_TOKEN is set."""
 
-import hmac
-
-from flask import Blueprint, current_app, jsonify, request
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Conflict, Forbidden, Unauthorized
+from flask import Blueprint, current_app, jsonify
+from werkzeug.exceptions import Conflict
 
 from model import ArtifactError
 from service.app import model_slot
+from service.auth import require_bearer
 
 admin = Blueprint("admin", __name__)
 
 
 @admin.before_request
 def require_token() -> None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized(
-            "Send the admin token as 'Authorization: Bearer <token>'.",
-            www_authenticate=[WWWAuthenticate("Bearer")],
-        )
-    expected = current_app.config["ADMIN_TOKEN"]
-    # Constant-time comparison: the time taken must not tell how much of the token matched.
-    if not hmac.compare_digest(token.encode(), str(expected).encode()):
-        raise Forbidden("The admin token is wrong.")
+    require_bearer(current_app.config["ADMIN_TOKEN"], "admin")
 
 
 @admin.post("/v1/admin/reload")

@@ -4,9 +4,16 @@ import json
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import BadRequest, UnprocessableEntity, UnsupportedMediaType
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    RequestEntityTooLarge,
+    UnprocessableEntity,
+    UnsupportedMediaType,
+)
 
 from model.document import analyze
+from service import metrics
 from service.app import ModelSlot, get_predictor
 
 api = Blueprint("api", __name__)
@@ -19,9 +26,10 @@ def read_json_object() -> dict[str, Any]:
         raise UnsupportedMediaType(
             f"Send the body as JSON with Content-Type: application/json (got {mimetype or 'none'})."
         )
-    raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises 413
     try:
-        body = json.loads(raw)
+        # JSON is UTF-8 only: json.loads would also guess UTF-16 and UTF-32 from bytes. A UTF-8
+        # byte order mark is tolerated (RFC 8259 allows ignoring it).
+        body = json.loads(read_body().decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise BadRequest("The body is not valid UTF-8.") from None
     except RecursionError:
@@ -33,6 +41,24 @@ def read_json_object() -> dict[str, Any]:
             f'The body must be a JSON object such as {{"texts": ["..."]}}, not a {json_type(body)}.'
         )
     return body
+
+
+def read_body() -> bytes:
+    """Return the request body, or raise 413 over MAX_CONTENT_LENGTH and 400 if it is unreadable."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    try:
+        if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+            # A chunked body has no length to check up front, and werkzeug's stream silently
+            # stops at the limit: read one byte more than allowed to tell "over" from "at".
+            raw = request.input_stream.read(limit + 1)
+            if len(raw) > limit:
+                raise RequestEntityTooLarge()
+            return raw
+        return request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises 413
+    except HTTPException:
+        raise
+    except Exception as error:  # the server could not decode the body, e.g. a bad chunk size
+        raise BadRequest(f"The body could not be read: {error}.") from None
 
 
 def texts_from(body: dict[str, Any]) -> list[str]:
@@ -98,9 +124,11 @@ def predict():
     body = read_json_object()
     texts, explain = texts_from(body), explain_flag(body)
     predictor = get_predictor()
+    predictions = predictor.predict(texts, explain=explain)
+    count_labels(p.label for p in predictions)
     return jsonify(
         model_version=predictor.version,
-        predictions=[p.as_dict() for p in predictor.predict(texts, explain=explain)],
+        predictions=[p.as_dict() for p in predictions],
     )
 
 
@@ -108,7 +136,17 @@ def predict():
 def analyze_document():
     body = read_json_object()
     text, explain = document_from(body), explain_flag(body)
-    return jsonify(analyze(get_predictor(), text, explain=explain).as_dict())
+    analysis = analyze(get_predictor(), text, explain=explain)
+    count_labels(call.prediction.label for call in analysis.sentences)
+    return jsonify(analysis.as_dict())
+
+
+def count_labels(labels) -> None:
+    """Count a request's labels and its number of texts (or sentences) for /metrics."""
+    labels = list(labels)
+    for label in labels:
+        metrics.PREDICTIONS.labels(label).inc()
+    metrics.TEXTS.labels(request.url_rule.rule).observe(len(labels))
 
 
 @api.get("/v1/model")

@@ -2,18 +2,22 @@
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from model import ArtifactError, Predictor
 from model.artifact import current_version, current_version_or_none
+from service import metrics
 from service.errors import register_error_handlers
+from service.headers import REQUEST_ID_HEADER, SECURITY_HEADERS, request_id_from
 from training.feedback import DEFAULT_DB
 
 DEFAULTS: dict[str, Any] = {
@@ -27,9 +31,20 @@ DEFAULTS: dict[str, Any] = {
     "MODEL_CHECK_SECONDS": 1.0,
     # /v1/admin/reload exists only when this is set.
     "ADMIN_TOKEN": None,
+    # POST /v1/feedback: an optional token, corrections per client per minute (in each worker),
+    # and the size of the store (SQLite file and its log) past which it answers 503.
+    "FEEDBACK_TOKEN": None,
+    "FEEDBACK_PER_MINUTE": 30,
+    "FEEDBACK_MAX_BYTES": 100 * 1024 * 1024,
+    # How many proxies in front set X-Forwarded-For; their word names the client (rate limits,
+    # logs). 0 trusts none: a client could otherwise choose its own address.
+    "TRUSTED_PROXIES": 0,
 }
+# Secrets are strings, whatever they look like: from_prefixed_env would read "1e3" as a number.
+PLAIN_STRING_SETTINGS = ("FEEDBACK_TOKEN",)
 
 log = logging.getLogger(__name__)
+request_log = logging.getLogger("service.requests")
 
 
 class ModelSlot:
@@ -65,6 +80,7 @@ class ModelSlot:
                 self.error = str(error)
                 self._refused = current_version_or_none(self.model_dir)
                 log.error("model not loaded, still serving %s: %s", self.version, error)
+                metrics.RELOADS.labels("refused").inc()
                 raise
             previous, self.predictor, self.error, self._refused = (
                 self.version,
@@ -73,6 +89,8 @@ class ModelSlot:
                 None,
             )
             log.info("model %s now serving (was %s)", predictor.version, previous)
+            metrics.RELOADS.labels("loaded").inc()
+            metrics.model_changed(previous, predictor.version)
             return predictor
 
     def refresh(self) -> None:
@@ -112,8 +130,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep answers in the documented order: label first
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("STANCE")
+    for name in PLAIN_STRING_SETTINGS:
+        if f"STANCE_{name}" in os.environ:
+            app.config[name] = os.environ[f"STANCE_{name}"]
     if test_config:
         app.config.update(test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]))
 
     slot = ModelSlot(Path(app.config["MODEL_DIR"]), float(app.config["MODEL_CHECK_SECONDS"]))
     with contextlib.suppress(ArtifactError):  # /readyz answers 503 with the reason until then
@@ -123,14 +146,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         _request_reload_on_sighup(slot)
 
     @app.before_request
-    def pick_up_new_model() -> None:
+    def start_request() -> None:
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        g.started = time.perf_counter()
         slot.refresh()
 
     @app.after_request
-    def name_the_model(response: Response) -> Response:
+    def finish_request(response: Response) -> Response:
         version = g.get("model_version", slot.version)
         if version:
             response.headers["X-Model-Version"] = version
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        _observe(response)
         return response
 
     from service.admin import admin
@@ -140,8 +169,31 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api)
     app.register_blueprint(feedback)
+    app.register_blueprint(metrics.metrics)
     app.register_blueprint(web)
     if app.config["ADMIN_TOKEN"]:
         app.register_blueprint(admin)
     register_error_handlers(app)
     return app
+
+
+def _observe(response: Response) -> None:
+    """Count the answer and log it as one line: id, route, status, duration; never the body."""
+    seconds = time.perf_counter() - g.started
+    route = request.url_rule.rule if request.url_rule else "unmatched"
+    metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    metrics.LATENCY.labels(route).observe(seconds)
+    request_log.info(
+        "%s %s %d",
+        request.method,
+        route,
+        response.status_code,
+        extra={
+            "request_id": g.request_id,
+            "method": request.method,
+            "route": route,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 2),
+            "client": request.remote_addr,
+        },
+    )

@@ -1,14 +1,23 @@
 """Every error leaves the API as application/problem+json (RFC 9457), never HTML or a traceback."""
 
-from flask import Flask, Response, jsonify
+import logging
+
+from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_TYPE = "application/problem+json"
 
+log = logging.getLogger(__name__)
+
+
+def problem_document(status: int, title: str, detail: str) -> dict:
+    """Return the problem body; gunicorn's own error answers use it too (service/server.py)."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail}
+
 
 def problem(status: int, title: str, detail: str) -> Response:
     """Return a problem+json response."""
-    response = jsonify(type="about:blank", title=title, status=status, detail=detail)
+    response = jsonify(problem_document(status, title, detail))
     response.status_code = status
     response.mimetype = PROBLEM_TYPE
     return response
@@ -24,7 +33,10 @@ def _from_http_exception(error: HTTPException) -> Response:
 
 
 def _from_unexpected(error: Exception) -> Response:
-    # Flask has already logged the traceback; the client learns only that it was our fault.
+    # Handling Exception here stops Flask from logging it, so the traceback is logged here, with
+    # the request id the client got; the client learns only that it was our fault.
+    request_id = g.get("request_id")
+    log.error("unhandled %r", error, exc_info=error, extra={"request_id": request_id})
     return _from_http_exception(InternalServerError())
 
 

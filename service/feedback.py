@@ -1,20 +1,31 @@
-"""POST /v1/feedback: store a user's correction of the model's call."""
+"""POST /v1/feedback: store a user's correction of the model's call.
+
+Anyone who can reach it can write to disk, so it is bounded three ways: an optional token
+(STANCE_FEEDBACK_TOKEN), a per-client rate (429), and a cap on the store's size (503).
+"""
 
 import logging
+import math
 import sqlite3
+import threading
+import time
+from collections import deque
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
-from werkzeug.exceptions import ServiceUnavailable, UnprocessableEntity
+from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnprocessableEntity
 
 from service.api import json_type, read_json_object
 from service.app import get_predictor
+from service.auth import require_bearer
 from training.feedback import FeedbackStore
 
 feedback = Blueprint("feedback", __name__)
 
 EXTENSION = "stance_feedback"
+LIMITER = "stance_feedback_rate"
 REQUIRED_FIELDS = ("text", "label")
 OPTIONAL_FIELDS = ("note",)
 
@@ -25,6 +36,47 @@ log = logging.getLogger(__name__)
 def _attach_store(state: BlueprintSetupState) -> None:
     # Only the path is kept: connections are opened per request, in the worker that serves it.
     state.app.extensions[EXTENSION] = FeedbackStore(state.app.config["FEEDBACK_DB"])
+    state.app.extensions[LIMITER] = RateLimit(int(state.app.config["FEEDBACK_PER_MINUTE"]))
+
+
+class RateLimit:
+    """At most `per_minute` requests per client in any 60 seconds, counted in this process.
+
+    Each gunicorn worker counts on its own (nothing is shared), so with N workers a client
+    gets at most N times the limit: a bound on the disk it can fill, not an exact quota. The
+    exact per-client limit belongs in the proxy in front (README, "Deployment").
+    """
+
+    WINDOW = 60.0
+    # Forget idle clients once this many are tracked, so the table cannot grow without bound.
+    MAX_CLIENTS = 10_000
+
+    def __init__(self, per_minute: int):
+        self.per_minute = per_minute
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, client: str) -> float:
+        """Count a request from client; return 0 if allowed, else the seconds until it is."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) >= self.MAX_CLIENTS:
+                self._seen = {
+                    c: times for c, times in self._seen.items() if now - times[-1] < self.WINDOW
+                }
+            times = self._seen.setdefault(client, deque())
+            while times and now - times[0] >= self.WINDOW:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return self.WINDOW - (now - times[0])
+            times.append(now)
+            return 0.0
+
+
+def store_bytes(path: Path) -> int:
+    """Return the bytes the SQLite store takes on disk, with its write-ahead log."""
+    files = (path, path.with_name(path.name + "-wal"))
+    return sum(file.stat().st_size for file in files if file.exists())
 
 
 def get_feedback_store() -> FeedbackStore:
@@ -54,8 +106,24 @@ def correction_from(body: dict[str, Any]) -> dict[str, Any]:
 
 @feedback.post("/v1/feedback")
 def add_feedback():
+    config = current_app.config
+    if config["FEEDBACK_TOKEN"]:
+        require_bearer(config["FEEDBACK_TOKEN"], "feedback")
+    wait = current_app.extensions[LIMITER].wait(request.remote_addr or "unknown")
+    if wait:
+        raise TooManyRequests(
+            f"At most {config['FEEDBACK_PER_MINUTE']} corrections a minute per client; "
+            f"try again in {math.ceil(wait)} s.",
+            retry_after=math.ceil(wait),
+        )
     correction = correction_from(read_json_object())
     model_version = get_predictor().version  # 503 while no model is loaded
+    store = get_feedback_store()
+    if store_bytes(store.path) >= config["FEEDBACK_MAX_BYTES"]:
+        raise ServiceUnavailable(
+            f"The feedback store is full ({config['FEEDBACK_MAX_BYTES']} bytes): no more "
+            "corrections are taken until it is exported and emptied."
+        )
     try:
         record = get_feedback_store().add(**correction, model_version=model_version)
     except ValueError as error:

@@ -8,13 +8,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 # The page's own URL path for its files; the page links them relatively (assets/...), so it
 # also works when the app is mounted under a prefix.
+# Its security headers (CSP and the rest) are the app's, on every answer: service/headers.py.
 web = Blueprint("web", __name__, static_folder=STATIC, static_url_path="/assets")
-
-# Everything the page needs comes from this origin: no CDN, no outside fonts, no inline code.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 @web.get("/")
@@ -26,12 +21,4 @@ def page() -> Response:
 def openapi() -> Response:
     response = send_from_directory(STATIC, "openapi.json")
     response.mimetype = "application/json"
-    return response
-
-
-@web.after_request
-def _harden(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
     return response

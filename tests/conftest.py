@@ -109,33 +109,38 @@ def wait_until_ready(base: str, process: subprocess.Popen) -> None:
 
 
 def start_gunicorn(
-    model_dir: Path, folder: Path, workers: int = 2, **config: str
+    model_dir: Path, folder: Path, workers: int = 2, env: dict | None = None, **config: str
 ) -> tuple[subprocess.Popen, str]:
     """Start the real app as `make serve` does, on a free port; config becomes STANCE_* vars.
 
-    The feedback database goes to folder, so nothing is written into the repository.
+    The feedback database goes to folder, and the server's log to folder/server.log, so nothing
+    is written into the repository.
     """
     port = free_port()
-    env = {
+    variables = {
         **os.environ,
         "STANCE_MODEL_DIR": str(model_dir),
         "STANCE_FEEDBACK_DB": str(folder / "feedback.sqlite3"),
         **{f"STANCE_{name}": value for name, value in config.items()},
     }
-    process = subprocess.Popen(
-        [
-            BIN / "gunicorn",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "service.wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    variables.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the server makes its own, as `make serve`
+    variables.update(env or {})
+    with open(folder / "server.log", "ab") as log:
+        process = subprocess.Popen(
+            [
+                BIN / "gunicorn",
+                "--config",
+                "python:service.server",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=ROOT,
+            env=variables,
+            stdout=log,
+            stderr=log,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base, process)

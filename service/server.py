@@ -1,0 +1,90 @@
+"""gunicorn's settings for Stance, stated once: `gunicorn -c python:service.server`.
+
+`make serve` and the tests' real server both start gunicorn with this file; the command line adds
+only the address and the number of workers.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from gunicorn import util
+
+from service.errors import PROBLEM_TYPE, problem_document
+from service.headers import REQUEST_ID_HEADER, SECURITY_HEADERS
+from service.logs import logging_config
+
+wsgi_app = "service.wsgi:app"
+
+# Slow clients. A sync worker reads a request's headers with its only thread, so two clients
+# sending a byte a second stall a two-worker server. A gthread worker waits for the first bytes
+# in its event loop (idle connections cost no thread) and gives each connection that is sending
+# a request a thread of its own: a slow client then holds one of threads x workers, and the
+# rest keep answering. The bound is a count, not a clock (gunicorn has no header timeout), so on
+# the open internet a buffering proxy in front does the rest (README, "Deployment").
+worker_class = "gthread"
+threads = 32
+# Kept-alive connections wait in the event loop, not in a thread, and are closed after this.
+keepalive = 5
+
+# Each request is logged by the app as one JSON line with its id (service/logs.py): gunicorn's
+# access log would repeat it in another format, with the query string.
+accesslog = None
+logconfig_dict = logging_config()
+
+
+def _write_problem(sock, status_int: int, reason: str, mesg: str) -> None:
+    """Answer a request gunicorn refused itself (bad request line, headers too large, ...).
+
+    gunicorn writes these answers as HTML from util.write_error, its one place for them, before
+    the app sees the request; replacing it makes them problem+json like every other error.
+    """
+    body = json.dumps(problem_document(status_int, reason, mesg or reason)).encode()
+    headers = {
+        "Connection": "close",
+        "Content-Type": PROBLEM_TYPE,
+        "Content-Length": str(len(body)),
+        REQUEST_ID_HEADER: uuid.uuid4().hex,
+        **SECURITY_HEADERS,
+    }
+    head = f"HTTP/1.1 {status_int} {reason}\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+util.write_error = _write_problem
+
+
+def on_starting(server) -> None:
+    """Give this run an empty folder for the workers' metrics (service/metrics.py).
+
+    Files left by an earlier run would be added into this run's counters, so an existing
+    PROMETHEUS_MULTIPROC_DIR is emptied; without one, a temporary folder is made and removed
+    on exit. Workers are forked after this, so they inherit the variable.
+    """
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+        server.stance_metrics_dir = None
+    else:
+        folder = tempfile.mkdtemp(prefix="stance-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        server.stance_metrics_dir = folder
+    server.log.info("metrics in %s", folder)
+
+
+def child_exit(server, worker) -> None:
+    # Imported here: prometheus_client picks its multiprocess mode from the environment at import.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its gauges stop counting as live
+
+
+def on_exit(server) -> None:
+    if getattr(server, "stance_metrics_dir", None):
+        shutil.rmtree(server.stance_metrics_dir, ignore_errors=True)
