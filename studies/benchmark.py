@@ -143,11 +143,12 @@ def http_rows(seconds: int) -> list[tuple[str, float, float]]:
     server = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
+            "--config",
+            "python:service.server",  # the settings `make serve` uses
             "--workers",
             "2",
             "--bind",
             f"127.0.0.1:{port}",
-            "service.wsgi:app",
         ],
         env=env,
         cwd=ROOT,
