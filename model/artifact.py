@@ -32,6 +32,7 @@ import scipy
 import sklearn
 import skops
 import skops.io
+from skops.io.exceptions import UntrustedTypesFoundException
 
 MODEL_FILE = "model.skops"
 EXPORT_FILE = "model.joblib"
@@ -169,15 +170,12 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
             f"found {actual}; the file was changed after training, refusing to load it"
         )
     try:
-        untrusted = set(skops.io.get_untrusted_types(file=model_path)) - set(TRUSTED_TYPES)
-        if untrusted:
-            raise ArtifactError(
-                f"{model_path} holds types that training never writes "
-                f"({', '.join(sorted(untrusted))}): refusing to load it"
-            )
+        # Refuses, before building anything, a file naming a type outside the trusted ones.
         model = skops.io.load(model_path, trusted=list(TRUSTED_TYPES))
-    except ArtifactError:
-        raise
+    except UntrustedTypesFoundException as error:
+        raise ArtifactError(
+            f"{model_path} holds types that training never writes ({error}): refusing to load it"
+        ) from None
     except Exception as error:  # a truncated zip, a malformed schema, a missing class...
         raise ArtifactError(f"{model_path} is not a loadable model: {error}") from None
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
