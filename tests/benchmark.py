@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from model import Predictor
-from service.batch import CHUNK_ROWS, score_csv
+from service.batch import CHUNK_ROWS, score_file
 
 MODEL_DIR = Path(os.environ.get("STANCE_MODEL_DIR", "artifacts"))
 
@@ -75,7 +75,7 @@ def stage_floor(source: Path) -> dict:
 def stage_score(source: Path) -> dict:
     predictor = Predictor.load_current(MODEL_DIR)
     with tempfile.TemporaryDirectory() as folder:
-        summary = score_csv(predictor, source, Path(folder) / "out.csv")
+        summary = score_file(predictor, source, Path(folder) / "out.csv")
     return {"seconds": summary.seconds}
 
 

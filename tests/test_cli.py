@@ -2,6 +2,8 @@
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from model import LABELS
 from model.artifact import current_version
 from service.cli import main
 
-from .conftest import BIN, DATA, TEST_DATA
+from .conftest import DATA, ROOT, STANCE, TEST_DATA
 
 WARNING = "Beijing warned that the arms sale would seriously damage relations."
 OFFER = "We remain open to dialogue without preconditions."
@@ -87,7 +89,7 @@ def test_score_missing_column_is_exit_2_with_one_line(runner, write_csv, tmp_pat
 
 def test_score_stdin_to_stdout_as_a_subprocess(cli_env):
     completed = subprocess.run(
-        [BIN / "stance", "score", "-", "-o", "-"],
+        [*STANCE, "score", "-", "-o", "-"],
         input=f'text,source\n"{WARNING}",wire\n"{OFFER}",quote\n',
         capture_output=True,
         text=True,
@@ -105,7 +107,7 @@ def test_unreadable_input_as_a_subprocess_is_exit_2_without_traceback(cli_env, t
     source = tmp_path / "in.csv"
     source.write_bytes(b"text\n\xff\xfe broken\n")
     completed = subprocess.run(
-        [BIN / "stance", "score", str(source), "-o", str(tmp_path / "out.csv")],
+        [*STANCE, "score", str(source), "-o", str(tmp_path / "out.csv")],
         capture_output=True,
         text=True,
         env=cli_env,
@@ -118,7 +120,7 @@ def test_unreadable_input_as_a_subprocess_is_exit_2_without_traceback(cli_env, t
 
 def test_predict_as_a_subprocess(cli_env):
     completed = subprocess.run(
-        [BIN / "stance", "predict", OFFER], capture_output=True, text=True, env=cli_env, check=True
+        [*STANCE, "predict", OFFER], capture_output=True, text=True, env=cli_env, check=True
     )
     assert completed.stdout.startswith("conciliatory")
 
@@ -127,9 +129,13 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     small = pd.read_csv(DATA, dtype=str, keep_default_na=False)
     small = small.groupby("label").head(60)
     small.to_csv(tmp_path / "small.csv", index=False)
-    env_free = {"STANCE_MODEL_DIR": str(tmp_path / "models"), "PATH": str(BIN)}
+    env_free = {
+        "STANCE_MODEL_DIR": str(tmp_path / "models"),
+        "PATH": str(Path(sys.executable).parent),
+        "PYTHONPATH": str(ROOT),
+    }
     trained = subprocess.run(
-        [BIN / "stance", "train", "--data", tmp_path / "small.csv", "--test", TEST_DATA],
+        [*STANCE, "train", "--data", tmp_path / "small.csv", "--test", TEST_DATA],
         capture_output=True,
         text=True,
         env=env_free,
@@ -141,7 +147,7 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     assert "cross-validated macro-F1" in trained.stdout
     evaluated = subprocess.run(
         [
-            BIN / "stance",
+            *STANCE,
             "evaluate",
             "--data",
             TEST_DATA,
