@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -112,6 +113,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep answers in the documented order: label first
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("STANCE")
+    # from_prefixed_env parses values as JSON: a token "1e3" would become 1000.0 and "0" would
+    # turn the endpoint off. A token is a string, whatever it looks like.
+    if "STANCE_ADMIN_TOKEN" in os.environ:
+        app.config["ADMIN_TOKEN"] = os.environ["STANCE_ADMIN_TOKEN"]
     if test_config:
         app.config.update(test_config)
 
