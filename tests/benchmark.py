@@ -4,7 +4,7 @@
 
 Each stage runs in its own process so that its peak memory (max RSS) is its own:
   floor  reads the CSV in the same chunks and tokenises the text with the model's own analyzer;
-  score  the real `score_csv`: read, predict, write.
+  score  the real `score_file`: read, predict, write.
 It also prints the in-process latency of one single-text prediction.
 """
 
