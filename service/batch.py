@@ -17,11 +17,11 @@ import signal
 import sys
 import time
 import warnings
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
@@ -404,14 +404,10 @@ def _atomic_output(destination: str | Path) -> Iterator[IO[bytes]]:
         yield handle.buffer  # the text layer stays empty: chunks arrive as encoded bytes
 
 
-# Worker processes. Forked after the model is loaded, so each has it without pickling it;
-# only the chunks go out and the formatted bytes come back.
-
-_job: Callable[[pd.DataFrame], _Scored] | None = None
-
-
-def _run_job(frame: pd.DataFrame) -> _Scored:
-    return _job(frame)
+# Worker processes: forked once the model is loaded, so each has it without pickling it; only
+# the chunks go out and the formatted bytes come back. One pipe per worker and chunks dealt in
+# turn keep the order with no thread in the main process, so an interrupt can always stop them
+# (concurrent.futures' feeder thread hangs at exit once its workers are killed).
 
 
 def _start_worker() -> None:
@@ -427,6 +423,42 @@ def _start_worker() -> None:
             os._exit(1)
 
 
+def _work(connection: Connection, job: Callable[[pd.DataFrame], _Scored]) -> None:
+    _start_worker()
+    while (frame := connection.recv()) is not None:
+        try:
+            connection.send(job(frame))
+        except Exception as error:  # a bug: the main process raises it
+            connection.send(error)
+
+
+def _receive(connection: Connection) -> _Scored:
+    try:
+        result = connection.recv()
+    except EOFError:
+        raise ChildProcessError("a scoring worker process died (out of memory?)") from None
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _in_order(connections: list[Connection], frames: Iterator[pd.DataFrame]) -> Iterator[_Scored]:
+    """Deal frames to the workers in turn, one per worker in flight, and yield results in order.
+
+    A worker is sent its next chunk only once its previous result is read, so neither side ever
+    blocks writing to the other; the next chunk is parsed while the workers score theirs.
+    """
+    n = len(connections)
+    sent = 0
+    for frame in frames:
+        if sent >= n:
+            yield _receive(connections[sent % n])  # the oldest chunk in flight is this worker's
+        connections[sent % n].send(frame)
+        sent += 1
+    for i in range(max(0, sent - n), sent):
+        yield _receive(connections[i % n])
+
+
 @contextlib.contextmanager
 def _scoring(
     job: Callable[[pd.DataFrame], _Scored], jobs: int
@@ -434,45 +466,34 @@ def _scoring(
     """Yield a function that maps frames to job(frame), in order, on jobs processes.
 
     The workers start here, before the output is opened and before the progress bar starts its
-    thread, so they hold neither. Few chunks are in flight at once, so memory stays flat.
+    thread, so they hold neither; at most jobs chunks are in flight, so memory stays flat.
     """
     if jobs == 1:
         yield partial(map, job)
         return
-    global _job
-    _job = job
-    pool = ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker
-    )
-
-    def in_order(frames: Iterator[pd.DataFrame]) -> Iterator[_Scored]:
-        pending: deque = deque()
-        for frame in frames:
-            pending.append(pool.submit(_run_job, frame))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
+    context = multiprocessing.get_context("fork")
+    workers: list[tuple[multiprocessing.Process, Connection]] = []
     try:
         with warnings.catch_warnings():
             # Python 3.12+ warns about forking with threads running: the only one here is
             # numpy's idle BLAS pool, which the workers never use.
             warnings.filterwarnings("ignore", ".* fork", DeprecationWarning)
-            pool.submit(int).result()  # fork the workers now
-        yield in_order
-        pool.shutdown(wait=True)
-    except BaseException:
-        # No public way to stop running workers before Python 3.14's terminate_workers().
-        workers = list((getattr(pool, "_processes", None) or {}).values())
-        for process in workers:
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers:
+            for _ in range(jobs):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_work, args=(theirs, job), daemon=True)
+                process.start()
+                theirs.close()
+                workers.append((process, ours))
+        yield partial(_in_order, [connection for _, connection in workers])
+        for process, connection in workers:
+            connection.send(None)
             process.join()
-        raise
     finally:
-        _job = None
+        for process, connection in workers:
+            if process.is_alive():
+                process.kill()
+                process.join()
+            connection.close()
 
 
 def default_jobs() -> int:

@@ -186,3 +186,57 @@ def test_train_refuses_bad_data_naming_rows(runner, write_csv, tmp_path):
 def test_missing_arguments_are_usage_errors(runner, command):
     result = runner.invoke(main, command)
     assert result.exit_code == 2 and "Usage:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            [["id", "text"], ["1", WARNING, "extra"]],
+            "in.csv row 2: 3 field(s), but the header has 2",
+        ),
+        ([["id", "text"], ["1", WARNING], ["2"]], "in.csv row 3: 1 field(s), but the header has 2"),
+        ([["text", "text"], [WARNING, OFFER]], "in.csv: the column name(s) 'text' appear twice"),
+    ],
+)
+def test_ragged_rows_and_duplicate_columns_are_exit_2(runner, write_csv, tmp_path, rows, message):
+    source = write_csv("in.csv", rows)
+    for jobs in ("1", "2"):
+        result = runner.invoke(
+            main, ["score", str(source), "-o", str(tmp_path / "o.csv"), "-j", jobs]
+        )
+        assert result.exit_code == 2
+        assert result.output.strip().splitlines() == [f"Error: {tmp_path}/{message}"]
+        assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_ragged_first_row_as_a_subprocess_is_exit_2_naming_the_row(cli_env, tmp_path):
+    (tmp_path / "in.csv").write_text(f"id,text\n1,{WARNING},extra\n2,{OFFER}\n")
+    completed = subprocess.run(
+        [*STANCE, "score", "in.csv", "-o", "out.csv"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr == "Error: in.csv row 2: 3 field(s), but the header has 2\n"
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_bad_byte_as_a_subprocess_names_row_and_offset(cli_env, tmp_path):
+    (tmp_path / "in.csv").write_bytes(b"text\n" + b"Talks resume.\n" * 100_000 + b"caf\xe9\n")
+    completed = subprocess.run(
+        [*STANCE, "score", "in.csv", "-o", "out.csv", "-j", "2"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 2
+    offset = 5 + 14 * 100_000 + 3
+    assert completed.stderr == (
+        f"Error: in.csv row 100002: not UTF-8 text (invalid continuation byte at byte {offset} "
+        f"of the file)\n"
+    )
+    assert not (tmp_path / "out.csv").exists()
