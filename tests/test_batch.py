@@ -402,12 +402,17 @@ def test_format_option_overrides_the_extension_for_stdin_and_stdout(cli_env, tmp
 
 @pytest.mark.slow
 def test_the_progress_bar_has_a_total_and_an_eta_on_a_terminal(cli_env, tmp_path):
+    import fcntl
     import pty
+    import struct
+    import termios
 
     from tqdm import tqdm
 
     write_big_csv(tmp_path / "big.csv", 20_000)
     leader, follower = pty.openpty()
+    # A new pty is 0 columns wide, where tqdm draws nothing; a terminal has a size.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     completed = subprocess.run(
         [*STANCE, "score", "big.csv", "-o", "out.csv", "--chunk-rows", "1000", "-j", "2"],
         cwd=tmp_path,
