@@ -13,6 +13,12 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 DATA := data/statements.csv data/test.csv data/news_test.csv
 CODE := $(wildcard model/*.py training/*.py)
 export STANCE_MODEL_DIR := $(MODEL_DIR)
+# Values from the command line are taken as written ($(value): make expands nothing in them, not
+# even $(shell ...)), reach the recipes as environment variables and are used only as "$$VAR":
+# written into a recipe as $(VAR), quotes, backticks or $(...) in them would run.
+USER_VALUES := IN OUT COLUMN TEXT VERSION
+$(foreach name,$(USER_VALUES),$(eval override $(name) := $$(value $(name))))
+export $(USER_VALUES)
 
 .PHONY: help install train evaluate serve score predict models promote rollback test bench lint clean
 
@@ -42,20 +48,20 @@ evaluate: train ## Print and save the metrics on data/test.csv (reports/<version
 serve: train ## Serve the API with gunicorn on HOST:PORT (default 127.0.0.1:8000), WORKERS workers
 	$(BIN)/gunicorn --config python:service.server --workers $(WORKERS) --bind $(HOST):$(PORT)
 
-score: train ## Score a CSV: make score IN=statements.csv OUT=scored.csv [COLUMN=text]
-	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make score IN=file.csv OUT=scored.csv"; exit 2; }
-	$(STANCE) score "$(IN)" -o "$(OUT)" --text-column "$(or $(COLUMN),text)"
+score: train ## Score a file (CSV, .jsonl, .parquet): make score IN=in.csv OUT=out.csv [COLUMN=text]
+	@test -n "$$IN" -a -n "$$OUT" || { echo "usage: make score IN=file.csv OUT=scored.csv"; exit 2; }
+	$(STANCE) score "$$IN" -o "$$OUT" --text-column "$${COLUMN:-text}"
 
 predict: train ## Label one statement: make predict TEXT="We remain open to dialogue."
-	@test -n "$(TEXT)" || { echo 'usage: make predict TEXT="a statement"'; exit 2; }
-	$(STANCE) predict "$(TEXT)"
+	@test -n "$$TEXT" || { echo 'usage: make predict TEXT="a statement"'; exit 2; }
+	$(STANCE) predict "$$TEXT"
 
 models: $(VENV)/.installed ## List the stored model versions and their scores; * is current
 	$(STANCE) models
 
 promote: $(VENV)/.installed ## Make a stored version current: make promote VERSION=20261128-...
-	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<version from make models>"; exit 2; }
-	$(STANCE) promote "$(VERSION)"
+	@test -n "$$VERSION" || { echo "usage: make promote VERSION=<version from make models>"; exit 2; }
+	$(STANCE) promote "$$VERSION"
 
 rollback: $(VENV)/.installed ## Make the previously current version current again
 	$(STANCE) rollback

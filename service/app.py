@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
 }
 # Secrets are strings, whatever they look like: from_prefixed_env would read "1e3" as a number.
-PLAIN_STRING_SETTINGS = ("FEEDBACK_TOKEN",)
+PLAIN_STRING_SETTINGS = ("FEEDBACK_TOKEN", "ADMIN_TOKEN")
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("service.requests")
@@ -130,6 +130,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep answers in the documented order: label first
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("STANCE")
+    # from_prefixed_env parses values as JSON: a token "1e3" would become 1000.0 and "0" would
+    # turn the endpoint off. A token is a string, whatever it looks like.
     for name in PLAIN_STRING_SETTINGS:
         if f"STANCE_{name}" in os.environ:
             app.config[name] = os.environ[f"STANCE_{name}"]

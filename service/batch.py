@@ -1,16 +1,34 @@
-"""Score a CSV of statements in chunks: flat memory, one vectorised call per chunk."""
+"""Score a file of statements in chunks: flat memory, one vectorised call per chunk.
 
+CSV, JSON Lines and Parquet in and out. Every input field is read as a string. Chunks can be
+scored and formatted in worker processes forked after the model is loaded; the output keeps the
+input's row order and appears only once it is complete.
+"""
+
+import contextlib
+import csv
+import fcntl
+import itertools
+import json
+import multiprocessing
+import os
+import re
+import signal
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.artifact import atomic_file
@@ -18,6 +36,9 @@ from model.artifact import atomic_file
 CHUNK_ROWS = 50_000
 OUTPUT_COLUMNS = ("label", "confidence", *(f"p_{label}" for label in LABELS))
 STDIO = "-"
+FORMATS = ("csv", "jsonl", "parquet")
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+PARTIAL = ".partial"
 
 
 class ScoreError(Exception):
@@ -42,6 +63,13 @@ class ScoreSummary:
         )
 
 
+def format_of(path: str | Path, given: str | None = None, default: str = "csv") -> str:
+    """Return the format named by given, else by the file's extension, else default."""
+    if given:
+        return given
+    return EXTENSIONS.get(Path(str(path)).suffix.lower(), default)
+
+
 def score_frame(predictor: Predictor, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
     """Return frame with the output columns added; rows with empty text get an empty label."""
     texts = frame[text_column]
@@ -62,38 +90,168 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, text_column: str) -> 
     return scored
 
 
-def _chunks(source: str | Path, text_column: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    handle = sys.stdin.buffer if str(source) == STDIO else source
+# Reading: one function per format. Each yields DataFrames of strings, at least one (an empty
+# one for a file with a header and no rows), and reports progress through a _Position.
+
+
+@dataclass
+class _Position:
+    """How far the reading got, in unit, out of total when that is known."""
+
+    unit: str
+    total: int | None = None
+    done: int = 0
+
+
+class _NotUtf8(Exception):
+    def __init__(self, offset: int, line: int, reason: str):
+        self.offset, self.line, self.reason = offset, line, reason
+
+
+def _lines(handle: IO[bytes], position: _Position) -> Iterator[str]:
+    """Decode a binary stream line by line, keeping the byte offset of each line.
+
+    Decoding here rather than in a text wrapper is what lets an error name the byte in the file
+    rather than in a read buffer; a byte-order mark (as Excel writes) is dropped.
+    """
+    for number, raw in enumerate(handle):
+        try:
+            text = raw.decode("utf-8-sig" if number == 0 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise _NotUtf8(position.done + error.start, number + 1, error.reason) from None
+        position.done += len(raw)
+        yield text
+
+
+def _row(number: int, line: int) -> str:
+    return f"row {number}" if number == line else f"row {number} (line {line})"
+
+
+def _read_csv(handle: IO[bytes], name: str, chunk_rows: int, position: _Position):
+    # The csv module rather than pandas: pandas pads short rows, shifts the fields of a long
+    # first row into an index and renames duplicate columns, all without a word.
+    csv.field_size_limit(sys.maxsize)  # a statement can be longer than the 128 KiB default
+    reader = csv.reader(_lines(handle, position), strict=True)
+    row = 0  # rows read so far, the header being row 1, as a spreadsheet shows it
     try:
-        reader = pd.read_csv(
-            handle,
-            dtype=str,
-            keep_default_na=False,  # "NA", "None" and "null" are statements, not missing values
-            na_filter=False,
-            encoding="utf-8",
-            chunksize=chunk_rows,
-        )
-        with reader:
-            first = True
-            for chunk in reader:
-                if first:
-                    _check_columns(list(chunk.columns), text_column)
-                    first = False
-                yield chunk
-    except FileNotFoundError:
-        raise ScoreError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise ScoreError(f"{source}: is a directory, not a CSV file") from None
-    except PermissionError:
-        raise ScoreError(f"{source}: permission denied") from None
-    except UnicodeDecodeError as error:
+        header = next(reader, None)
+        if header is None:
+            raise ScoreError(f"{name}: empty file, expected a CSV with a header row")
+        row = 1
+        _check_unique(header, name)
+        width, rows = len(header), []
+        for fields in reader:
+            if not fields:
+                continue  # a blank line, not a row
+            row += 1
+            if len(fields) != width:
+                raise ScoreError(
+                    f"{name} {_row(row, reader.line_num)}: {len(fields)} field(s), but the "
+                    f"header has {width}"
+                )
+            rows.append(fields)
+            if len(rows) == chunk_rows:
+                yield _frame(header, rows)
+                rows = []
+        if rows or row == 1:
+            yield _frame(header, rows)
+    except csv.Error as error:
+        raise ScoreError(f"{name} row {row + 1}: not a readable CSV: {error}") from None
+    except _NotUtf8 as error:
         raise ScoreError(
-            f"{source}: not UTF-8 text ({error.reason} at byte {error.start} of a chunk)"
+            f"{name} {_row(row + 1, error.line)}: not UTF-8 text ({error.reason} at byte "
+            f"{error.offset} of the file)"
         ) from None
-    except pd.errors.EmptyDataError:
-        raise ScoreError(f"{source}: empty file, expected a CSV with a header row") from None
-    except pd.errors.ParserError as error:
-        raise ScoreError(f"{source}: not a readable CSV: {str(error).strip()}") from None
+
+
+def _read_jsonl(handle: IO[bytes], name: str, chunk_rows: int, position: _Position):
+    columns: list[str] | None = None
+    rows, line = [], 0
+    try:
+        for line, text in enumerate(_lines(handle, position), start=1):
+            if not text.strip():
+                continue
+            record = _json_record(text, name, line)
+            if columns is None:
+                columns, keys = list(record), set(record)
+            elif record.keys() != keys:
+                raise ScoreError(
+                    f"{name} line {line}: its keys ({', '.join(record)}) are not those of the "
+                    f"first record ({', '.join(columns)})"
+                )
+            rows.append([_json_text(record[c], name, line, c) for c in columns])
+            if len(rows) == chunk_rows:
+                yield _frame(columns, rows)
+                rows = []
+    except _NotUtf8 as error:
+        raise ScoreError(
+            f"{name} line {line + 1}: not UTF-8 text ({error.reason} at byte {error.offset} of "
+            f"the file)"
+        ) from None
+    if columns is None:
+        raise ScoreError(f"{name}: empty file, expected one JSON object per line")
+    if rows or not line:
+        yield _frame(columns, rows)
+
+
+def _json_record(text: str, name: str, line: int) -> dict[str, Any]:
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        record = dict(pairs)
+        if len(record) != len(pairs):
+            raise ScoreError(f"{name} line {line}: a key appears twice in the object")
+        return record
+
+    try:
+        # Numbers keep the exact text they were written with: every field is read as a string.
+        record = json.loads(text, parse_int=str, parse_float=str, object_pairs_hook=unique)
+    except json.JSONDecodeError as error:
+        raise ScoreError(f"{name} line {line}: not JSON: {error.msg}") from None
+    if not isinstance(record, dict):
+        raise ScoreError(f"{name} line {line}: expected a JSON object, not {text.strip()[:40]}")
+    return record
+
+
+def _json_text(value: Any, name: str, line: int, column: str) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    raise ScoreError(f"{name} line {line}: {column!r} is a nested JSON value, not text")
+
+
+def _read_parquet(path: str, name: str, chunk_rows: int, position: _Position):
+    if path == STDIO:
+        raise ScoreError("Parquet cannot be read from stdin (it is read from its end): give a file")
+    try:
+        parquet = pq.ParquetFile(path)
+    except pa.ArrowInvalid as error:
+        raise ScoreError(f"{name}: not a readable Parquet file: {error}") from None
+    schema = parquet.schema_arrow
+    _check_unique(schema.names, name)
+    as_text = pa.schema([pa.field(f.name, pa.string()) for f in schema])
+    position.total = parquet.metadata.num_rows
+    for batch in parquet.iter_batches(batch_size=chunk_rows):
+        try:
+            table = pa.Table.from_batches([batch]).cast(as_text)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise ScoreError(f"{name}: a column cannot be read as text: {error}") from None
+        position.done += table.num_rows
+        yield table.to_pandas().fillna("")  # a null is an empty field, as in a CSV
+    if position.total == 0:
+        yield _frame(schema.names, [])
+
+
+def _frame(columns: list[str], rows: list[list[str]]) -> pd.DataFrame:
+    by_column = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    return pd.DataFrame(dict(zip(columns, by_column, strict=True)), columns=columns, dtype=str)
+
+
+def _check_unique(columns: list[str], name: str) -> None:
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise ScoreError(f"{name}: the column name(s) {', '.join(map(repr, twice))} appear twice")
 
 
 def _check_columns(columns: list[str], text_column: str) -> None:
@@ -110,45 +268,274 @@ def _check_columns(columns: list[str], text_column: str) -> None:
         )
 
 
-@contextmanager
-def _atomic_output(destination: str | Path) -> Iterator[IO[str]]:
-    """Yield a handle whose content appears at destination only if the block completes."""
+@contextlib.contextmanager
+def _reading(source: str | Path, fmt: str, chunk_rows: int) -> Iterator[tuple[Iterator, _Position]]:
+    name = "stdin" if str(source) == STDIO else str(source)
+    if fmt == "parquet":
+        position = _Position(" rows")
+        yield _read_parquet(str(source), name, chunk_rows, position), position
+        return
+    read = {"csv": _read_csv, "jsonl": _read_jsonl}[fmt]
+    if str(source) == STDIO:
+        position = _Position(" rows")  # stdin has no size; the bar counts rows instead
+        yield read(sys.stdin.buffer, name, chunk_rows, position), position
+        return
+    try:
+        handle = open(source, "rb")  # noqa: SIM115 (closed below, after the generator is done)
+    except FileNotFoundError:
+        raise ScoreError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise ScoreError(f"{source}: is a directory, not a file") from None
+    except PermissionError:
+        raise ScoreError(f"{source}: permission denied") from None
+    with handle:
+        position = _Position("B", total=os.fstat(handle.fileno()).st_size)
+        yield read(handle, name, chunk_rows, position), position
+
+
+# Writing: the workers turn scored chunks into bytes (formatting is a large share of the cost);
+# the main process only appends them in order.
+
+
+def _schema(columns: list[str]) -> pa.Schema:
+    texts = [pa.field(c, pa.string()) for c in [*columns, "label"]]
+    return pa.schema([*texts, *(pa.field(c, pa.float64()) for c in OUTPUT_COLUMNS[1:])])
+
+
+def _format(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> bytes:
+    if fmt == "csv":
+        return scored.to_csv(index=False, header=False, float_format="%.6f").encode("utf-8")
+    if fmt == "jsonl":
+        lines = scored.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n")
+        return (lines + "\n").encode("utf-8") if lines else b""
+    table = pa.Table.from_pandas(scored, schema=schema, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as stream:
+        stream.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@dataclass
+class _Scored:
+    payload: bytes
+    rows: int
+    empty: int
+    counts: Counter
+
+
+def _score_chunk(
+    predictor: Predictor, text_column: str, fmt: str, schema: pa.Schema, frame: pd.DataFrame
+) -> _Scored:
+    scored = score_frame(predictor, frame, text_column)
+    labels = scored["label"]
+    return _Scored(
+        _format(scored, fmt, schema),
+        len(scored),
+        int((labels == "").sum()),
+        Counter(labels[labels != ""].tolist()),
+    )
+
+
+class _Writer:
+    """Append formatted chunks to the output; an OSError names the output file."""
+
+    def __init__(self, handle: IO[bytes], fmt: str, columns: list[str], name: str):
+        self.handle, self.fmt, self.name = handle, fmt, name
+        self.parquet = None
+        with self._naming_the_file():
+            if fmt == "csv":
+                header = pd.DataFrame(columns=[*columns, *OUTPUT_COLUMNS]).to_csv(index=False)
+                handle.write(header.encode("utf-8"))
+            elif fmt == "parquet":
+                self.parquet = pq.ParquetWriter(handle, _schema(columns))
+
+    def write(self, payload: bytes) -> None:
+        with self._naming_the_file():
+            if self.parquet is None:
+                self.handle.write(payload)
+            else:
+                self.parquet.write_table(pa.ipc.open_stream(payload).read_all())
+
+    def close(self) -> None:
+        with self._naming_the_file():
+            if self.parquet is not None:
+                self.parquet.close()
+            self.handle.flush()
+
+    @contextlib.contextmanager
+    def _naming_the_file(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, self.name) from None
+
+
+def _remove_stale_partials(destination: Path) -> None:
+    """Remove temp files that a killed run (SIGKILL, power loss) left beside destination.
+
+    A live run holds a lock on its temp file, so only the files no process holds are removed.
+    """
+    pattern = re.compile(rf"\.{re.escape(destination.name)}\.[a-z0-9_]{{8}}{re.escape(PARTIAL)}")
+    for path in destination.parent.iterdir():
+        if not pattern.fullmatch(path.name):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()
+        except (BlockingIOError, FileNotFoundError):
+            continue  # a run is writing it, or another run removed it first
+
+
+@contextlib.contextmanager
+def _atomic_output(destination: str | Path) -> Iterator[IO[bytes]]:
+    """Yield a binary handle whose content appears at destination only if the block completes."""
     if str(destination) == STDIO:
-        yield sys.stdout
-        sys.stdout.flush()
+        yield sys.stdout.buffer
         return
     destination = Path(destination)
     if destination.is_dir():
         raise ScoreError(f"{destination}: is a directory; give a file name for the output")
     if not destination.parent.is_dir():
         raise ScoreError(f"{destination.parent}: no such folder for the output")
-    with atomic_file(destination, suffix=".partial", newline="") as handle:
-        yield handle
+    _remove_stale_partials(destination)
+    with atomic_file(destination, suffix=PARTIAL) as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # tells later runs this temp file is not stale
+        yield handle.buffer  # the text layer stays empty: chunks arrive as encoded bytes
 
 
-def score_csv(
+# Worker processes: forked once the model is loaded, so each has it without pickling it; only
+# the chunks go out and the formatted bytes come back. One pipe per worker and chunks dealt in
+# turn keep the order with no thread in the main process, so an interrupt can always stop them
+# (concurrent.futures' feeder thread hangs at exit once its workers are killed).
+
+
+def _start_worker() -> None:
+    # Ctrl+C reaches the whole process group: the main process alone decides what to do (stop
+    # the workers, remove its temp file). SIGTERM gets its default back from the parent's handler.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform == "linux":  # die with the parent, even when it is SIGKILLed
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(1)
+
+
+def _work(connection: Connection, job: Callable[[pd.DataFrame], _Scored]) -> None:
+    _start_worker()
+    while (frame := connection.recv()) is not None:
+        try:
+            connection.send(job(frame))
+        except Exception as error:  # a bug: the main process raises it
+            connection.send(error)
+
+
+def _receive(connection: Connection) -> _Scored:
+    try:
+        result = connection.recv()
+    except EOFError:
+        raise ChildProcessError("a scoring worker process died (out of memory?)") from None
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _in_order(connections: list[Connection], frames: Iterator[pd.DataFrame]) -> Iterator[_Scored]:
+    """Deal frames to the workers in turn, one per worker in flight, and yield results in order.
+
+    A worker is sent its next chunk only once its previous result is read, so neither side ever
+    blocks writing to the other; the next chunk is parsed while the workers score theirs.
+    """
+    n = len(connections)
+    sent = 0
+    for frame in frames:
+        if sent >= n:
+            yield _receive(connections[sent % n])  # the oldest chunk in flight is this worker's
+        connections[sent % n].send(frame)
+        sent += 1
+    for i in range(max(0, sent - n), sent):
+        yield _receive(connections[i % n])
+
+
+@contextlib.contextmanager
+def _scoring(
+    job: Callable[[pd.DataFrame], _Scored], jobs: int
+) -> Iterator[Callable[[Iterator[pd.DataFrame]], Iterator[_Scored]]]:
+    """Yield a function that maps frames to job(frame), in order, on jobs processes.
+
+    The workers start here, before the output is opened and before the progress bar starts its
+    thread, so they hold neither; at most jobs chunks are in flight, so memory stays flat.
+    """
+    if jobs == 1:
+        yield partial(map, job)
+        return
+    context = multiprocessing.get_context("fork")
+    workers: list[tuple[multiprocessing.Process, Connection]] = []
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking with threads running: the only one here is
+            # numpy's idle BLAS pool, which the workers never use.
+            warnings.filterwarnings("ignore", ".* fork", DeprecationWarning)
+            for _ in range(jobs):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_work, args=(theirs, job), daemon=True)
+                process.start()
+                theirs.close()
+                workers.append((process, ours))
+        yield partial(_in_order, [connection for _, connection in workers])
+        for process, connection in workers:
+            connection.send(None)
+            process.join()
+    finally:
+        for process, connection in workers:
+            if process.is_alive():
+                process.kill()
+                process.join()
+            connection.close()
+
+
+def default_jobs() -> int:
+    """Return the number of cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def score_file(
     predictor: Predictor,
     source: str | Path,
     destination: str | Path,
     text_column: str = TEXT_COLUMN,
     chunk_rows: int = CHUNK_ROWS,
-    on_chunk: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int | None, str], None] | None = None,
+    jobs: int = 1,
+    input_format: str | None = None,
+    output_format: str | None = None,
 ) -> ScoreSummary:
-    """Score source into destination ("-" for stdin/stdout); destination appears only when done."""
+    """Score source into destination ("-" for stdin/stdout); destination appears only when done.
+
+    Formats come from the arguments, else the file extensions; the output defaults to the
+    input's format. on_progress(done, total, unit) is called after each chunk.
+    """
+    fmt_in = format_of(source, input_format)
+    fmt_out = format_of(destination, output_format, default=fmt_in)
     summary = ScoreSummary()
     started = time.perf_counter()
-    with _atomic_output(destination) as output:
-        wrote_header = False
-        for chunk in _chunks(source, text_column, chunk_rows):
-            scored = score_frame(predictor, chunk, text_column)
-            scored.to_csv(output, index=False, header=not wrote_header, float_format="%.6f")
-            wrote_header = True
-            summary.rows += len(scored)
-            summary.empty += int((scored["label"] == "").sum())
-            summary.counts.update(scored.loc[scored["label"] != "", "label"])
-            if on_chunk:
-                on_chunk(len(scored))
-        if not wrote_header:
-            raise ScoreError(f"{source}: empty file, expected a CSV with a header row")
+    with _reading(source, fmt_in, chunk_rows) as (frames, position):
+        first = next(frames)
+        columns = list(first.columns)
+        _check_columns(columns, text_column)
+        job = partial(_score_chunk, predictor, text_column, fmt_out, _schema(columns))
+        name = "stdout" if str(destination) == STDIO else str(destination)
+        with _scoring(job, jobs) as score, _atomic_output(destination) as handle:
+            writer = _Writer(handle, fmt_out, columns, name)
+            for chunk in score(itertools.chain([first], frames)):
+                writer.write(chunk.payload)
+                summary.rows += chunk.rows
+                summary.empty += chunk.empty
+                summary.counts.update(chunk.counts)
+                if on_progress:
+                    on_progress(position.done, position.total, position.unit)
+            writer.close()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -1,6 +1,7 @@
 """The `stance` command line: thin subcommands that each call one core function."""
 
 import contextlib
+import errno
 import json
 import shutil
 import signal
@@ -15,6 +16,7 @@ from model.predict import Explanation
 from model.versions import DEFAULT_KEEP, list_versions
 from model.versions import promote as promote_version
 from model.versions import rollback as rollback_version
+from service.batch import CHUNK_ROWS, FORMATS, default_jobs
 from service.feedback_cli import feedback
 from training.feedback import DEFAULT_DB
 
@@ -65,16 +67,40 @@ class InputError(click.ClickException):
 
 
 def load_predictor(model_dir: Path) -> Predictor:
-    try:
-        return Predictor.load_current(model_dir)
-    except ArtifactError as error:
-        raise click.ClickException(str(error)) from None
+    return Predictor.load_current(model_dir)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class StanceGroup(click.Group):
+    """Turn the errors every command can meet into one line on stderr.
+
+    Bad input (ScoreError) exits 2; a model that cannot be used (ArtifactError) and a failing
+    environment (OSError: a read-only folder, a full disk) exit 1. Never a traceback.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from service.batch import ScoreError
+
+        try:
+            return super().invoke(ctx)
+        except ScoreError as error:
+            raise InputError(str(error)) from None
+        except ArtifactError as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise  # click exits quietly when the reader of stdout has gone
+            where = f"{error.filename}: " if error.filename else ""
+            raise click.ClickException(f"{where}{error.strerror or error}") from None
+
+
+@click.group(cls=StanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stance")
 def main() -> None:
     """Tag statements from diplomatic and political news as conciliatory, warning or neutral."""
+    # A shell starts background jobs (`stance ... &` in a script) with SIGINT ignored, and
+    # Python keeps it so: Ctrl+C and kill -INT must still stop a run and clean up after it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 explain_option = click.option(
@@ -262,10 +288,7 @@ def evaluate(
         baseline_labels = read_labelled(train_data)[LABEL_COLUMN].tolist()
     except DataError as error:
         raise InputError("; ".join(error.problems)) from None
-    try:
-        predictor = Predictor.load(model_dir / version) if version else None
-    except ArtifactError as error:
-        raise click.ClickException(str(error)) from None
+    predictor = Predictor.load(model_dir / version) if version else None
     current = load_predictor(model_dir)
     predictor = predictor or current
     deployed = current if predictor.version != current.version else None
@@ -314,7 +337,7 @@ def format_metrics(result: dict[str, Any], data: Path) -> str:
     "--output",
     "destination",
     required=True,
-    help="Where to write the scored CSV ('-' for stdout).",
+    help="Where to write the scored file ('-' for stdout).",
 )
 @click.option(
     "--text-column",
@@ -323,35 +346,84 @@ def format_metrics(result: dict[str, Any], data: Path) -> str:
     help="The column that holds the statements.",
 )
 @click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(FORMATS),
+    help="The input's format (default: from its extension, else csv).",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(FORMATS),
+    help="The output's format (default: from its extension, else the input's).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=default_jobs,
+    show_default="all cores",
+    help="Worker processes that score and format chunks; the row order is kept.",
+)
+@click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=50_000,
+    default=CHUNK_ROWS,
     show_default=True,
     help="Rows read and scored at a time; memory stays flat whatever the file size.",
 )
 @model_dir_option
 def score(
-    source: str, destination: str, text_column: str, chunk_rows: int, model_dir: Path
+    source: str,
+    destination: str,
+    text_column: str,
+    input_format: str | None,
+    output_format: str | None,
+    jobs: int,
+    chunk_rows: int,
+    model_dir: Path,
 ) -> None:
-    """Score the statements of a CSV file SOURCE ('-' for stdin).
+    """Score the statements of a CSV, JSON Lines or Parquet file SOURCE ('-' for stdin).
 
     Every input column and row is kept, in order; label, confidence and one p_<label> column
     per label are added. The output appears only once it is complete.
     """
     from tqdm import tqdm
 
-    from service.batch import ScoreError, score_csv
+    from service.batch import score_file
 
     predictor = load_predictor(model_dir)
     # A terminated run must clean up its partial file like an interrupted one does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    with tqdm(unit=" rows", disable=None, file=sys.stderr, leave=False) as progress:
-        try:
-            summary = score_csv(
-                predictor, source, destination, text_column, chunk_rows, progress.update
-            )
-        except ScoreError as error:
-            raise InputError(str(error)) from None
+    with contextlib.ExitStack() as stack:
+        bars: list[tqdm] = []
+
+        def show(done: int, total: int | None, unit: str) -> None:
+            if not bars:  # made at the first chunk, once the workers are forked and the unit known
+                bars.append(
+                    stack.enter_context(
+                        tqdm(
+                            total=total,
+                            unit=unit,
+                            unit_scale=unit == "B",
+                            disable=None,
+                            file=sys.stderr,
+                            leave=False,
+                        )
+                    )
+                )
+            bars[0].update(done - bars[0].n)
+
+        summary = score_file(
+            predictor,
+            source,
+            destination,
+            text_column,
+            chunk_rows,
+            show,
+            jobs=jobs,
+            input_format=input_format,
+            output_format=output_format,
+        )
     click.echo(summary.line(), err=True)
 
 
@@ -408,10 +480,7 @@ def models(as_json: bool, model_dir: Path) -> None:
 @model_dir_option
 def promote(version: str, model_dir: Path) -> None:
     """Make VERSION the current model, after verifying it; running services pick it up."""
-    try:
-        promote_version(model_dir, version)
-    except ArtifactError as error:
-        raise click.ClickException(str(error)) from None
+    promote_version(model_dir, version)
     click.echo(f"{version} is now current")
 
 
@@ -419,10 +488,7 @@ def promote(version: str, model_dir: Path) -> None:
 @model_dir_option
 def rollback(model_dir: Path) -> None:
     """Make the previously current model current again."""
-    try:
-        version = rollback_version(model_dir)
-    except ArtifactError as error:
-        raise click.ClickException(str(error)) from None
+    version = rollback_version(model_dir)
     click.echo(f"rolled back: {version} is now current")
 
 

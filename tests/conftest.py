@@ -23,6 +23,9 @@ TEST_DATA = ROOT / "data" / "test.csv"
 NEWS_TEST_DATA = ROOT / "data" / "news_test.csv"
 HELD_OUT = (TEST_DATA, NEWS_TEST_DATA)
 BIN = Path(sys.executable).parent
+# `stance` as a subprocess, from this checkout: the venv's entry point may be installed editable
+# from another one, and PYTHONPATH in cli_env puts this one first for `-m` from any folder.
+STANCE = [sys.executable, "-m", "service.cli"]
 
 
 def pytest_addoption(parser):
@@ -73,7 +76,7 @@ def runner(model_dir, monkeypatch) -> CliRunner:
 @pytest.fixture
 def cli_env(model_dir) -> dict[str, str]:
     """Environment for running `stance` as a subprocess against the session's model."""
-    return {**os.environ, "STANCE_MODEL_DIR": str(model_dir)}
+    return {**os.environ, "STANCE_MODEL_DIR": str(model_dir), "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture

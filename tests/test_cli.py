@@ -2,6 +2,8 @@
 
 import json
 import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from model import LABELS
 from model.artifact import current_version
 from service.cli import main
 
-from .conftest import BIN, DATA, TEST_DATA
+from .conftest import DATA, ROOT, STANCE, TEST_DATA
 
 WARNING = "Beijing warned that the arms sale would seriously damage relations."
 OFFER = "We remain open to dialogue without preconditions."
@@ -87,7 +89,7 @@ def test_score_missing_column_is_exit_2_with_one_line(runner, write_csv, tmp_pat
 
 def test_score_stdin_to_stdout_as_a_subprocess(cli_env):
     completed = subprocess.run(
-        [BIN / "stance", "score", "-", "-o", "-"],
+        [*STANCE, "score", "-", "-o", "-"],
         input=f'text,source\n"{WARNING}",wire\n"{OFFER}",quote\n',
         capture_output=True,
         text=True,
@@ -105,7 +107,7 @@ def test_unreadable_input_as_a_subprocess_is_exit_2_without_traceback(cli_env, t
     source = tmp_path / "in.csv"
     source.write_bytes(b"text\n\xff\xfe broken\n")
     completed = subprocess.run(
-        [BIN / "stance", "score", str(source), "-o", str(tmp_path / "out.csv")],
+        [*STANCE, "score", str(source), "-o", str(tmp_path / "out.csv")],
         capture_output=True,
         text=True,
         env=cli_env,
@@ -118,7 +120,7 @@ def test_unreadable_input_as_a_subprocess_is_exit_2_without_traceback(cli_env, t
 
 def test_predict_as_a_subprocess(cli_env):
     completed = subprocess.run(
-        [BIN / "stance", "predict", OFFER], capture_output=True, text=True, env=cli_env, check=True
+        [*STANCE, "predict", OFFER], capture_output=True, text=True, env=cli_env, check=True
     )
     assert completed.stdout.startswith("conciliatory")
 
@@ -127,9 +129,13 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     small = pd.read_csv(DATA, dtype=str, keep_default_na=False)
     small = small.groupby("label").head(60)
     small.to_csv(tmp_path / "small.csv", index=False)
-    env_free = {"STANCE_MODEL_DIR": str(tmp_path / "models"), "PATH": str(BIN)}
+    env_free = {
+        "STANCE_MODEL_DIR": str(tmp_path / "models"),
+        "PATH": str(Path(sys.executable).parent),
+        "PYTHONPATH": str(ROOT),
+    }
     trained = subprocess.run(
-        [BIN / "stance", "train", "--data", tmp_path / "small.csv", "--test", TEST_DATA],
+        [*STANCE, "train", "--data", tmp_path / "small.csv", "--test", TEST_DATA],
         capture_output=True,
         text=True,
         env=env_free,
@@ -141,7 +147,7 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     assert "cross-validated macro-F1" in trained.stdout
     evaluated = subprocess.run(
         [
-            BIN / "stance",
+            *STANCE,
             "evaluate",
             "--data",
             TEST_DATA,
@@ -180,3 +186,57 @@ def test_train_refuses_bad_data_naming_rows(runner, write_csv, tmp_path):
 def test_missing_arguments_are_usage_errors(runner, command):
     result = runner.invoke(main, command)
     assert result.exit_code == 2 and "Usage:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            [["id", "text"], ["1", WARNING, "extra"]],
+            "in.csv row 2: 3 field(s), but the header has 2",
+        ),
+        ([["id", "text"], ["1", WARNING], ["2"]], "in.csv row 3: 1 field(s), but the header has 2"),
+        ([["text", "text"], [WARNING, OFFER]], "in.csv: the column name(s) 'text' appear twice"),
+    ],
+)
+def test_ragged_rows_and_duplicate_columns_are_exit_2(runner, write_csv, tmp_path, rows, message):
+    source = write_csv("in.csv", rows)
+    for jobs in ("1", "2"):
+        result = runner.invoke(
+            main, ["score", str(source), "-o", str(tmp_path / "o.csv"), "-j", jobs]
+        )
+        assert result.exit_code == 2
+        assert result.output.strip().splitlines() == [f"Error: {tmp_path}/{message}"]
+        assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_ragged_first_row_as_a_subprocess_is_exit_2_naming_the_row(cli_env, tmp_path):
+    (tmp_path / "in.csv").write_text(f"id,text\n1,{WARNING},extra\n2,{OFFER}\n")
+    completed = subprocess.run(
+        [*STANCE, "score", "in.csv", "-o", "out.csv"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr == "Error: in.csv row 2: 3 field(s), but the header has 2\n"
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_bad_byte_as_a_subprocess_names_row_and_offset(cli_env, tmp_path):
+    (tmp_path / "in.csv").write_bytes(b"text\n" + b"Talks resume.\n" * 100_000 + b"caf\xe9\n")
+    completed = subprocess.run(
+        [*STANCE, "score", "in.csv", "-o", "out.csv", "-j", "2"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 2
+    offset = 5 + 14 * 100_000 + 3
+    assert completed.stderr == (
+        f"Error: in.csv row 100002: not UTF-8 text (invalid continuation byte at byte {offset} "
+        f"of the file)\n"
+    )
+    assert not (tmp_path / "out.csv").exists()
