@@ -6,7 +6,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, UnprocessableEntity, UnsupportedMediaType
 
+from model.actors import actors_of
 from model.document import analyze
+from model.labels import event_data_map
 from service.app import ModelSlot, get_predictor
 
 api = Blueprint("api", __name__)
@@ -63,12 +65,12 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-def explain_flag(body: dict[str, Any]) -> bool:
-    """Return the optional "explain" switch, which must be a JSON boolean."""
-    explain = body.get("explain", False)
-    if not isinstance(explain, bool):
-        raise UnprocessableEntity(f'"explain" must be true or false, not a {json_type(explain)}.')
-    return explain
+def flag(body: dict[str, Any], name: str) -> bool:
+    """Return an optional switch ("explain", "actors"), which must be a JSON boolean."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise UnprocessableEntity(f'"{name}" must be true or false, not a {json_type(value)}.')
+    return value
 
 
 def document_from(body: dict[str, Any]) -> str:
@@ -96,19 +98,20 @@ def json_type(value: Any) -> str:
 @api.post("/v1/predict")
 def predict():
     body = read_json_object()
-    texts, explain = texts_from(body), explain_flag(body)
+    texts, explain, actors = texts_from(body), flag(body, "explain"), flag(body, "actors")
     predictor = get_predictor()
-    return jsonify(
-        model_version=predictor.version,
-        predictions=[p.as_dict() for p in predictor.predict(texts, explain=explain)],
-    )
+    predictions = [p.as_dict() for p in predictor.predict(texts, explain=explain)]
+    if actors:
+        for text, prediction in zip(texts, predictions, strict=True):
+            prediction["actors"] = actors_of(text)
+    return jsonify(model_version=predictor.version, predictions=predictions)
 
 
 @api.post("/v1/analyze")
 def analyze_document():
     body = read_json_object()
-    text, explain = document_from(body), explain_flag(body)
-    return jsonify(analyze(get_predictor(), text, explain=explain).as_dict())
+    text, explain, actors = document_from(body), flag(body, "explain"), flag(body, "actors")
+    return jsonify(analyze(get_predictor(), text, explain=explain, actors=actors).as_dict())
 
 
 @api.get("/v1/model")
@@ -122,6 +125,7 @@ def model_info():
         data=metadata["data"],
         params=metadata["params"],
         library_versions=metadata["versions"],
+        event_data=event_data_map(),
     )
 
 

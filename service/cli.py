@@ -84,6 +84,23 @@ explain_option = click.option(
 )
 
 
+actors_option = click.option(
+    "--actors",
+    is_flag=True,
+    help="Add the actors named, with their ids, offsets and roles (speaker, target, mentioned).",
+)
+
+
+def format_actors(actors: dict[str, Any]) -> str:
+    hints = "; ".join(
+        f"{h['text']} {h['start']}-{h['end']} {h['id']} {h['role']}" for h in actors["hints"]
+    )
+    return (
+        f"speaker {actors['speaker'] or '-'}, target {actors['target'] or '-'}"
+        f"   actors: {hints or '-'}"
+    )
+
+
 def format_terms(explanation: Explanation, top: int = 5) -> str:
     def terms(group: tuple) -> str:
         return ", ".join(f"{t.term} ({t.weight:+.2f})" for t in group[:top]) or "-"
@@ -95,34 +112,44 @@ def format_terms(explanation: Explanation, top: int = 5) -> str:
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON shape instead.")
 @explain_option
+@actors_option
 @model_dir_option
-def predict(texts: tuple[str, ...], as_json: bool, explain: bool, model_dir: Path) -> None:
+def predict(
+    texts: tuple[str, ...], as_json: bool, explain: bool, actors: bool, model_dir: Path
+) -> None:
     """Print the label and probabilities of each TEXT."""
+    from model.actors import actors_of
+
     empty = [i + 1 for i, text in enumerate(texts) if not text.strip()]
     if empty:
         raise InputError(f"text {empty[0]} is empty")
     predictor = load_predictor(model_dir)
     predictions = predictor.predict(list(texts), explain=explain)
+    found = [actors_of(text) if actors else None for text in texts]
     if as_json:
-        payload = {
-            "model_version": predictor.version,
-            "predictions": [p.as_dict() for p in predictions],
-        }
+        answers = [p.as_dict() for p in predictions]
+        for answer, named in zip(answers, found, strict=True):
+            if named is not None:
+                answer["actors"] = named
+        payload = {"model_version": predictor.version, "predictions": answers}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
-    for text, prediction in zip(texts, predictions, strict=True):
+    for text, prediction, named in zip(texts, predictions, found, strict=True):
         odds = "  ".join(f"{label} {prediction.probabilities[label]:.2f}" for label in LABELS)
         click.echo(f"{prediction.label:<13} {prediction.confidence:.2f}  [{odds}]  {text}")
         if prediction.explanation:
             click.echo(f"{'':<19}{format_terms(prediction.explanation)}")
+        if named is not None:
+            click.echo(f"{'':<19}{format_actors(named)}")
 
 
 @main.command()
 @click.argument("source", type=click.File("r", encoding="utf-8"))
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON shape instead.")
 @explain_option
+@actors_option
 @model_dir_option
-def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> None:
+def analyze(source: TextIO, as_json: bool, explain: bool, actors: bool, model_dir: Path) -> None:
     """Split a document SOURCE ('-' for stdin) into sentences and label each one."""
     from model.document import analyze as analyze_document
 
@@ -134,7 +161,7 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
         ) from None
     if not text.strip():
         raise InputError(f"{source.name}: the document is empty")
-    analysis = analyze_document(load_predictor(model_dir), text, explain=explain)
+    analysis = analyze_document(load_predictor(model_dir), text, explain=explain, actors=actors)
     if as_json:
         click.echo(json.dumps(analysis.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -145,6 +172,8 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
         click.echo(line if len(line) <= width else line[: width - 1] + "…")
         if p.explanation:
             click.echo(f"{'':<19}{format_terms(p.explanation)}")
+        if call.actors is not None:
+            click.echo(f"{'':<19}{format_actors(call.actors)}")
     summary = analysis.summary()
     counts = ", ".join(f"{label} {n}" for label, n in summary["counts"].items())
     click.echo(
