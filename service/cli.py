@@ -384,6 +384,64 @@ def score(
     click.echo(summary.line(), err=True)
 
 
+def comma_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    if value is not None and not items:
+        raise click.BadParameter("give one or more names separated by commas")
+    return items
+
+
+@main.command()
+@click.argument("scored", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "destination", required=True, type=click.Path(path_type=Path),
+    help="The CSV to write; the chart goes beside it with the same name and .png.",
+)  # fmt: skip
+@click.option(
+    "--by", default="speaker,target", show_default=True, callback=comma_list,
+    help="The actor columns that make a dyad, separated by commas.",
+)  # fmt: skip
+@click.option(
+    "--freq", type=click.Choice(["W", "M", "Q"]), default="M", show_default=True,
+    help="Periods: weeks, months or quarters.",
+)  # fmt: skip
+@click.option("--date-column", default="date", show_default=True, help="The dates' column.")
+@click.option(
+    "--dyads", callback=comma_list,
+    help="Dyads to draw, such as USA-CHN,RUS-UKR (default: the --top ones by statements).",
+)  # fmt: skip
+@click.option(
+    "--top", type=click.IntRange(min=1), default=4, show_default=True,
+    help="How many dyads to draw when --dyads is not given.",
+)  # fmt: skip
+def timeline(
+    scored: Path,
+    destination: Path,
+    by: list[str],
+    freq: str,
+    date_column: str,
+    dyads: list[str],
+    top: int,
+) -> None:
+    """Aggregate a scored CSV (or a folder of CSV parts) per dyad and period into OUTPUT.
+
+    Each row of OUTPUT is one dyad (the --by columns joined by "-") in one period: statements,
+    counts and shares per label, and the tone as `stance analyze` defines it (mean
+    p_conciliatory minus mean p_warning). The chart shows the chosen dyads' tone over time with
+    the number of statements behind each point. Each file appears only once it is complete.
+    """
+    from service.timeline import TimelineError, write_timeline
+
+    try:
+        png, summary = write_timeline(
+            scored, destination, by, freq, date_column, dyads or None, top
+        )
+    except TimelineError as error:
+        raise InputError(str(error)) from None
+    click.echo(summary.line(), err=True)
+    click.echo(f"wrote {destination} and {png} ({', '.join(summary.dyads)})", err=True)
+
+
 @main.command("data-report")
 @labelled_file_option("--data", DEFAULT_DATA, "Labelled training statements.")
 @labelled_file_option("--test", DEFAULT_TEST, "Held-out labelled statements.")
