@@ -81,7 +81,9 @@ def file_mode() -> int:
 
 
 @contextmanager
-def atomic_file(path: Path, suffix: str = ".tmp", newline: str | None = None) -> Iterator[TextIO]:
+def atomic_file(
+    path: Path, suffix: str = ".tmp", newline: str | None = None, binary: bool = False
+) -> Iterator[TextIO]:
     """Yield a text handle whose content replaces path only if the block completes.
 
     It writes a hidden temp file in the same folder (so the rename is atomic) and removes it on
@@ -90,7 +92,12 @@ def atomic_file(path: Path, suffix: str = ".tmp", newline: str | None = None) ->
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.chmod(tmp, file_mode())
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+        opened = (
+            os.fdopen(fd, "wb")  # a PNG, say
+            if binary
+            else os.fdopen(fd, "w", encoding="utf-8", newline=newline)
+        )
+        with opened as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

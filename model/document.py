@@ -3,9 +3,19 @@
 from dataclasses import dataclass
 from typing import Any
 
+from model.actors import actors_of
 from model.labels import LABELS
 from model.predict import Prediction, Predictor
 from model.sentences import Sentence, split_sentences
+
+
+def tone(mean_conciliatory, mean_warning):
+    """The tone, defined once: mean p(conciliatory) - mean p(warning), in [-1, 1].
+
+    -1 when every statement is surely a warning, +1 when every one is surely conciliatory; works
+    on numbers and on pandas columns alike (`stance timeline` uses it per dyad and period).
+    """
+    return mean_conciliatory - mean_warning
 
 
 @dataclass(frozen=True)
@@ -14,9 +24,13 @@ class SentenceCall:
 
     sentence: Sentence
     prediction: Prediction
+    actors: dict[str, Any] | None = None  # speaker, target and hints, offsets into the document
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.sentence.as_dict(), **self.prediction.as_dict()}
+        answer = {**self.sentence.as_dict(), **self.prediction.as_dict()}
+        if self.actors is not None:
+            answer["actors"] = self.actors
+        return answer
 
 
 @dataclass(frozen=True)
@@ -27,11 +41,7 @@ class Analysis:
     sentences: tuple[SentenceCall, ...]
 
     def summary(self) -> dict[str, Any]:
-        """Return counts and shares per label, and the tone.
-
-        tone = mean p(conciliatory) - mean p(warning) over the sentences, in [-1, 1]:
-        -1 when every sentence is surely a warning, +1 when every one is surely conciliatory.
-        """
+        """Return counts and shares per label, and the tone (see `tone`) over the sentences."""
         n = len(self.sentences)
         counts = {label: 0 for label in LABELS}
         for call in self.sentences:
@@ -45,7 +55,7 @@ class Analysis:
         return {
             "counts": counts,
             "shares": {label: counts[label] / n for label in LABELS},
-            "tone": round(mean["conciliatory"] - mean["warning"], 4),
+            "tone": round(tone(mean["conciliatory"], mean["warning"]), 4),
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,11 +66,19 @@ class Analysis:
         }
 
 
-def analyze(predictor: Predictor, text: str, explain: bool = False) -> Analysis:
-    """Split text into sentences and predict them all in one vectorised call."""
+def analyze(
+    predictor: Predictor, text: str, explain: bool = False, actors: bool = False
+) -> Analysis:
+    """Split text into sentences and predict them all in one vectorised call.
+
+    With actors, each sentence also gets its actor hints (roles are read sentence by sentence).
+    """
     sentences = split_sentences(text)
     predictions = predictor.predict([s.text for s in sentences], explain=explain)
     return Analysis(
         model_version=predictor.version,
-        sentences=tuple(SentenceCall(s, p) for s, p in zip(sentences, predictions, strict=True)),
+        sentences=tuple(
+            SentenceCall(s, p, actors_of(s.text, offset=s.start) if actors else None)
+            for s, p in zip(sentences, predictions, strict=True)
+        ),
     )

@@ -12,7 +12,9 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 
+from model.actors import actors_of
 from model.document import analyze
+from model.labels import event_data_map
 from service import metrics
 from service.app import ModelSlot, get_predictor
 
@@ -89,12 +91,12 @@ def texts_from(body: dict[str, Any]) -> list[str]:
     return texts
 
 
-def explain_flag(body: dict[str, Any]) -> bool:
-    """Return the optional "explain" switch, which must be a JSON boolean."""
-    explain = body.get("explain", False)
-    if not isinstance(explain, bool):
-        raise UnprocessableEntity(f'"explain" must be true or false, not a {json_type(explain)}.')
-    return explain
+def flag(body: dict[str, Any], name: str) -> bool:
+    """Return an optional switch ("explain", "actors"), which must be a JSON boolean."""
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise UnprocessableEntity(f'"{name}" must be true or false, not a {json_type(value)}.')
+    return value
 
 
 def document_from(body: dict[str, Any]) -> str:
@@ -122,21 +124,22 @@ def json_type(value: Any) -> str:
 @api.post("/v1/predict")
 def predict():
     body = read_json_object()
-    texts, explain = texts_from(body), explain_flag(body)
+    texts, explain, actors = texts_from(body), flag(body, "explain"), flag(body, "actors")
     predictor = get_predictor()
-    predictions = predictor.predict(texts, explain=explain)
-    count_labels(p.label for p in predictions)
-    return jsonify(
-        model_version=predictor.version,
-        predictions=[p.as_dict() for p in predictions],
-    )
+    calls = predictor.predict(texts, explain=explain)
+    count_labels(p.label for p in calls)
+    predictions = [p.as_dict() for p in calls]
+    if actors:
+        for text, prediction in zip(texts, predictions, strict=True):
+            prediction["actors"] = actors_of(text)
+    return jsonify(model_version=predictor.version, predictions=predictions)
 
 
 @api.post("/v1/analyze")
 def analyze_document():
     body = read_json_object()
-    text, explain = document_from(body), explain_flag(body)
-    analysis = analyze(get_predictor(), text, explain=explain)
+    text, explain, actors = document_from(body), flag(body, "explain"), flag(body, "actors")
+    analysis = analyze(get_predictor(), text, explain=explain, actors=actors)
     count_labels(call.prediction.label for call in analysis.sentences)
     return jsonify(analysis.as_dict())
 
@@ -160,6 +163,7 @@ def model_info():
         data=metadata["data"],
         params=metadata["params"],
         library_versions=metadata["versions"],
+        event_data=event_data_map(),
     )
 
 

@@ -110,6 +110,23 @@ explain_option = click.option(
 )
 
 
+actors_option = click.option(
+    "--actors",
+    is_flag=True,
+    help="Add the actors named, with their ids, offsets and roles (speaker, target, mentioned).",
+)
+
+
+def format_actors(actors: dict[str, Any]) -> str:
+    hints = "; ".join(
+        f"{h['text']} {h['start']}-{h['end']} {h['id']} {h['role']}" for h in actors["hints"]
+    )
+    return (
+        f"speaker {actors['speaker'] or '-'}, target {actors['target'] or '-'}"
+        f"   actors: {hints or '-'}"
+    )
+
+
 def format_terms(explanation: Explanation, top: int = 5) -> str:
     def terms(group: tuple) -> str:
         return ", ".join(f"{t.term} ({t.weight:+.2f})" for t in group[:top]) or "-"
@@ -121,34 +138,44 @@ def format_terms(explanation: Explanation, top: int = 5) -> str:
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON shape instead.")
 @explain_option
+@actors_option
 @model_dir_option
-def predict(texts: tuple[str, ...], as_json: bool, explain: bool, model_dir: Path) -> None:
+def predict(
+    texts: tuple[str, ...], as_json: bool, explain: bool, actors: bool, model_dir: Path
+) -> None:
     """Print the label and probabilities of each TEXT."""
+    from model.actors import actors_of
+
     empty = [i + 1 for i, text in enumerate(texts) if not text.strip()]
     if empty:
         raise InputError(f"text {empty[0]} is empty")
     predictor = load_predictor(model_dir)
     predictions = predictor.predict(list(texts), explain=explain)
+    found = [actors_of(text) if actors else None for text in texts]
     if as_json:
-        payload = {
-            "model_version": predictor.version,
-            "predictions": [p.as_dict() for p in predictions],
-        }
+        answers = [p.as_dict() for p in predictions]
+        for answer, named in zip(answers, found, strict=True):
+            if named is not None:
+                answer["actors"] = named
+        payload = {"model_version": predictor.version, "predictions": answers}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
-    for text, prediction in zip(texts, predictions, strict=True):
+    for text, prediction, named in zip(texts, predictions, found, strict=True):
         odds = "  ".join(f"{label} {prediction.probabilities[label]:.2f}" for label in LABELS)
         click.echo(f"{prediction.label:<13} {prediction.confidence:.2f}  [{odds}]  {text}")
         if prediction.explanation:
             click.echo(f"{'':<19}{format_terms(prediction.explanation)}")
+        if named is not None:
+            click.echo(f"{'':<19}{format_actors(named)}")
 
 
 @main.command()
 @click.argument("source", type=click.File("r", encoding="utf-8"))
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON shape instead.")
 @explain_option
+@actors_option
 @model_dir_option
-def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> None:
+def analyze(source: TextIO, as_json: bool, explain: bool, actors: bool, model_dir: Path) -> None:
     """Split a document SOURCE ('-' for stdin) into sentences and label each one."""
     from model.document import analyze as analyze_document
 
@@ -160,7 +187,7 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
         ) from None
     if not text.strip():
         raise InputError(f"{source.name}: the document is empty")
-    analysis = analyze_document(load_predictor(model_dir), text, explain=explain)
+    analysis = analyze_document(load_predictor(model_dir), text, explain=explain, actors=actors)
     if as_json:
         click.echo(json.dumps(analysis.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -171,6 +198,8 @@ def analyze(source: TextIO, as_json: bool, explain: bool, model_dir: Path) -> No
         click.echo(line if len(line) <= width else line[: width - 1] + "…")
         if p.explanation:
             click.echo(f"{'':<19}{format_terms(p.explanation)}")
+        if call.actors is not None:
+            click.echo(f"{'':<19}{format_actors(call.actors)}")
     summary = analysis.summary()
     counts = ", ".join(f"{label} {n}" for label, n in summary["counts"].items())
     click.echo(
@@ -425,6 +454,64 @@ def score(
             output_format=output_format,
         )
     click.echo(summary.line(), err=True)
+
+
+def comma_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    if value is not None and not items:
+        raise click.BadParameter("give one or more names separated by commas")
+    return items
+
+
+@main.command()
+@click.argument("scored", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", "destination", required=True, type=click.Path(path_type=Path),
+    help="The CSV to write; the chart goes beside it with the same name and .png.",
+)  # fmt: skip
+@click.option(
+    "--by", default="speaker,target", show_default=True, callback=comma_list,
+    help="The actor columns that make a dyad, separated by commas.",
+)  # fmt: skip
+@click.option(
+    "--freq", type=click.Choice(["W", "M", "Q"]), default="M", show_default=True,
+    help="Periods: weeks, months or quarters.",
+)  # fmt: skip
+@click.option("--date-column", default="date", show_default=True, help="The dates' column.")
+@click.option(
+    "--dyads", callback=comma_list,
+    help="Dyads to draw, such as USA-CHN,RUS-UKR (default: the --top ones by statements).",
+)  # fmt: skip
+@click.option(
+    "--top", type=click.IntRange(min=1), default=4, show_default=True,
+    help="How many dyads to draw when --dyads is not given.",
+)  # fmt: skip
+def timeline(
+    scored: Path,
+    destination: Path,
+    by: list[str],
+    freq: str,
+    date_column: str,
+    dyads: list[str],
+    top: int,
+) -> None:
+    """Aggregate a scored CSV (or a folder of CSV parts) per dyad and period into OUTPUT.
+
+    Each row of OUTPUT is one dyad (the --by columns joined by "-") in one period: statements,
+    counts and shares per label, and the tone as `stance analyze` defines it (mean
+    p_conciliatory minus mean p_warning). The chart shows the chosen dyads' tone over time with
+    the number of statements behind each point. Each file appears only once it is complete.
+    """
+    from service.timeline import TimelineError, write_timeline
+
+    try:
+        png, summary = write_timeline(
+            scored, destination, by, freq, date_column, dyads or None, top
+        )
+    except TimelineError as error:
+        raise InputError(str(error)) from None
+    click.echo(summary.line(), err=True)
+    click.echo(f"wrote {destination} and {png} ({', '.join(summary.dyads)})", err=True)
 
 
 @main.command("data-report")

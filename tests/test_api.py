@@ -156,3 +156,51 @@ def test_an_unexpected_failure_is_a_500_problem_without_a_traceback(model_dir):
     body = assert_problem(response, 500)
     assert "secret" not in response.get_data(as_text=True)
     assert "Traceback" not in body["detail"]
+
+
+SEED = "The U.S. has warned China against interfering in the elections."
+
+
+def test_actors_are_added_on_request(client):
+    plain = client.post("/v1/predict", json={"texts": [SEED]}).get_json()["predictions"][0]
+    assert "actors" not in plain
+    body = client.post("/v1/predict", json={"texts": [SEED], "actors": True}).get_json()
+    prediction = body["predictions"][0]
+    assert {k: v for k, v in prediction.items() if k != "actors"} == plain
+    actors = prediction["actors"]
+    assert (actors["speaker"], actors["target"]) == ("USA", "CHN")
+    for hint in actors["hints"]:
+        assert SEED[hint["start"] : hint["end"]] == hint["text"]
+
+
+def test_analyze_gives_actors_per_sentence_with_document_offsets(client):
+    document = (
+        "Officials met on Monday. " + SEED + " Taiwan's presidential candidate Ko Wen-je "
+        "expressed openness to discussions with Beijing."
+    )
+    body = client.post("/v1/analyze", json={"text": document, "actors": True}).get_json()
+    dyads = [(s["actors"]["speaker"], s["actors"]["target"]) for s in body["sentences"]]
+    assert dyads == [(None, None), ("USA", "CHN"), ("TWN", "CHN")]
+    for sentence in body["sentences"]:
+        for hint in sentence["actors"]["hints"]:
+            assert document[hint["start"] : hint["end"]] == hint["text"]
+
+
+def test_actors_must_be_a_boolean(client):
+    response = client.post("/v1/predict", json={"texts": [SEED], "actors": "yes"})
+    assert_problem(response, 422, '"actors"', "true or false")
+
+
+def test_model_endpoint_maps_the_labels_to_event_codes(client):
+    events = client.get("/v1/model").get_json()["event_data"]
+    cameo = {row["code"]: row for row in events["cameo"]}
+    assert sorted(cameo) == [f"{i:02d}" for i in range(1, 21)]
+    assert cameo["13"]["label"] == "warning" and cameo["13"]["plover"] == ["THREATEN"]
+    assert cameo["03"]["label"] == "conciliatory" and cameo["04"]["label"] == "neutral"
+    assert cameo["01"]["plover"] == [] and cameo["02"]["plover"] == []
+    plover = {row["type"]: row["label"] for row in events["plover"]}
+    assert len(plover) == 16 and plover["ASSAULT"] == "depends"
+    # Every PLOVER type a CAMEO root converts to is described, and every label is known.
+    assert {t for row in events["cameo"] for t in row["plover"]} == set(plover)
+    assert {row["label"] for row in events["cameo"]} == {*LABELS, "depends"}
+    assert events["unmapped"]

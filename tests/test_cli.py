@@ -240,3 +240,31 @@ def test_a_bad_byte_as_a_subprocess_names_row_and_offset(cli_env, tmp_path):
         f"of the file)\n"
     )
     assert not (tmp_path / "out.csv").exists()
+
+
+SEED = "The U.S. has warned China against interfering in the elections."
+
+
+def test_predict_with_actors_prints_speaker_and_target(runner):
+    result = runner.invoke(main, ["predict", "--actors", SEED])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("warning")
+    assert "speaker USA, target CHN" in lines[1]
+    assert "U.S. 4-8 USA speaker" in lines[1] and "China 20-25 CHN target" in lines[1]
+
+
+def test_predict_json_with_actors(runner):
+    result = runner.invoke(main, ["predict", "--json", "--actors", SEED])
+    assert result.exit_code == 0, result.output
+    actors = json.loads(result.output)["predictions"][0]["actors"]
+    assert (actors["speaker"], actors["target"]) == ("USA", "CHN")
+
+
+def test_analyze_with_actors(runner, tmp_path):
+    article = tmp_path / "article.txt"
+    article.write_text(SEED + " The talks will be held in Geneva.", encoding="utf-8")
+    result = runner.invoke(main, ["analyze", "--actors", str(article)])
+    assert result.exit_code == 0, result.output
+    assert "speaker USA, target CHN" in result.output
+    assert "speaker -, target -   actors: -" in result.output

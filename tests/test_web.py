@@ -233,6 +233,8 @@ def test_openapi_schemas_describe_the_real_answers(model_dir, tmp_path):
         ("post", "/v1/analyze", {"text": ARTICLE}, 200),
         ("post", "/v1/predict", {"texts": ["We condemn the attack.", "zzz"], "explain": True}, 200),
         ("post", "/v1/predict", {"text": "Talks resume on Monday."}, 200),
+        ("post", "/v1/predict", {"texts": ["Seoul thanked Tokyo.", "zzz"], "actors": True}, 200),
+        ("post", "/v1/analyze", {"text": ARTICLE, "actors": True}, 200),
         ("get", "/v1/model", None, 200),
         ("get", "/healthz", None, 200),
         ("get", "/readyz", None, 200),

@@ -1,12 +1,14 @@
 """Describe the labelled corpus: size, label balance, lengths, actors and near-duplicates.
 
-Actors come from actors.csv beside this module, one row per actor: its name, its region and a
-pattern. The pattern is a case-sensitive regular expression, usually a list of aliases joined by
-"|" ("China|Chinese|Beijing"); it matches whole words only, so "Niger" does not match "Nigeria"
-and "UN" does not match "UNHCR". Case matters so that "US" and "us", "Chad" the country and
-"chad" stay apart. Every alias starts with a letter or digit and belongs to one actor. Leaders
-are actors of their own, counted in their country's region. North Africa is filed under Africa;
-Turkey, the Caucasus and Central Asia under Europe and Russia.
+Actors come from model/actors.csv, one row per actor: its name, its region and a pattern (the id,
+kind, office and place columns are model/actors.py's). The pattern is a case-sensitive regular
+expression, usually a list of aliases joined by "|" ("China|Chinese|Beijing"); it matches whole
+words only, so "Niger" does not match "Nigeria" and "UN" does not match "UNHCR". Case matters so
+that "US" and "us", "Chad" the country and "chad" stay apart. Every alias starts with a letter or
+digit and belongs to one actor, except a leader's name listed once per office (Rutte for the
+Netherlands, then NATO): the report counts it for the first row. Leaders are actors of their own,
+counted in their country's region.
+North Africa is filed under Africa; Turkey, the Caucasus and Central Asia under Europe and Russia.
 """
 
 import re
