@@ -16,7 +16,6 @@ from service.batch import score_file
 from .conftest import BIN, ROOT, STANCE
 from .test_batch import TRICKY_ROWS, read_all
 
-pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
 
 SCHEDULER_OPTIONS = ["--no-dashboard", "--scheduler-file"]
