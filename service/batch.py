@@ -230,17 +230,26 @@ def _read_parquet(path: str, name: str, chunk_rows: int, position: _Position):
         raise ScoreError(f"{name}: not a readable Parquet file: {error}") from None
     schema = parquet.schema_arrow
     _check_unique(schema.names, name)
-    as_text = pa.schema([pa.field(f.name, pa.string()) for f in schema])
+    as_text = text_schema(schema)
     position.total = parquet.metadata.num_rows
     for batch in parquet.iter_batches(batch_size=chunk_rows):
-        try:
-            table = pa.Table.from_batches([batch]).cast(as_text)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            raise ScoreError(f"{name}: a column cannot be read as text: {error}") from None
-        position.done += table.num_rows
-        yield table.to_pandas().fillna("")  # a null is an empty field, as in a CSV
+        position.done += batch.num_rows
+        yield parquet_text(pa.Table.from_batches([batch]), as_text, name)
     if position.total == 0:
         yield _frame(schema.names, [])
+
+
+def parquet_text(table: pa.Table, as_text: pa.Schema, name: str) -> pd.DataFrame:
+    """Return a Parquet table as a frame of strings; both engines read Parquet through this."""
+    try:
+        table = table.cast(as_text)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise ScoreError(f"{name}: a column cannot be read as text: {error}") from None
+    return table.to_pandas().fillna("")  # a null is an empty field, as in a CSV
+
+
+def text_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, pa.string()) for f in schema])
 
 
 def _frame(columns: list[str], rows: list[list[str]]) -> pd.DataFrame:
@@ -326,7 +335,11 @@ class _Scored:
 def _score_chunk(
     predictor: Predictor, text_column: str, fmt: str, schema: pa.Schema, frame: pd.DataFrame
 ) -> _Scored:
-    scored = score_frame(predictor, frame, text_column)
+    return pack(score_frame(predictor, frame, text_column), fmt, schema)
+
+
+def pack(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> _Scored:
+    """Format a scored frame for the output and count its labels (both engines, per chunk)."""
     labels = scored["label"]
     return _Scored(
         _format(scored, fmt, schema),

@@ -400,6 +400,18 @@ def format_metrics(result: dict[str, Any], data: Path) -> str:
     show_default=True,
     help="Rows read and scored at a time; memory stays flat whatever the file size.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: this machine's cores (--jobs); dask: the workers of a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    metavar="tcp://HOST:PORT",
+    help="With --engine dask: the cluster's scheduler (default: a local cluster of 2 workers).",
+)
 @model_dir_option
 def score(
     source: str,
@@ -409,17 +421,23 @@ def score(
     output_format: str | None,
     jobs: int,
     chunk_rows: int,
+    engine: str,
+    scheduler: str | None,
     model_dir: Path,
 ) -> None:
     """Score the statements of a CSV, JSON Lines or Parquet file SOURCE ('-' for stdin).
 
     Every input column and row is kept, in order; label, confidence and one p_<label> column
-    per label are added. The output appears only once it is complete.
+    per label are added. The output appears only once it is complete. With --engine dask,
+    OUTPUT may be a folder (an existing one, or a name ending in /): it gets one part per
+    block, Parquet unless --output-format says otherwise.
     """
     from tqdm import tqdm
 
     from service.batch import score_file
 
+    if scheduler and engine != "dask":
+        raise click.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
     predictor = load_predictor(model_dir)
     # A terminated run must clean up its partial file like an interrupted one does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -442,6 +460,22 @@ def score(
                 )
             bars[0].update(done - bars[0].n)
 
+        if engine == "dask":
+            from service.dask_engine import score_file_dask
+
+            summary = score_file_dask(
+                predictor,
+                model_dir,
+                source,
+                destination,
+                text_column,
+                scheduler,
+                input_format=input_format,
+                output_format=output_format,
+                on_progress=show,
+            )
+            click.echo(summary.line(), err=True)
+            return
         summary = score_file(
             predictor,
             source,

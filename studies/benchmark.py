@@ -8,6 +8,7 @@ in the same run, so a busy machine slows both sides alike. The texts are data/te
 statements, cycled. Rows:
   in memory    Predictor.probabilities on 20k texts, one core
   batch        `stance score` CSV to CSV, wall time, all cores (a subprocess)
+  Dask         the same with --engine dask on a LocalCluster of 2 workers, wall time
   single text  one Predictor.predict([text]) in process, median
   HTTP         POST /v1/predict with 1, 10 and 100 texts and /v1/analyze on an article, against
                GET /healthz on the same gunicorn (wrk, 16 connections)
@@ -84,12 +85,12 @@ def write_csv(path: Path, rows: int) -> None:
             writer.writerow([i, TEXTS[i % len(TEXTS)]])
 
 
-def score_file(source: Path, target: Path) -> tuple[float, float]:
+def score_file(source: Path, target: Path, *options: str) -> tuple[float, float]:
     """Run `stance score` as users do; return wall seconds and the peak RSS (MiB) of any process."""
     env = {**os.environ, "STANCE_MODEL_DIR": str(MODEL_DIR)}
     started = time.perf_counter()
     subprocess.run(
-        [str(BIN / "stance"), "score", str(source), "-o", str(target)],
+        [str(BIN / "stance"), "score", str(source), "-o", str(target), *options],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -213,9 +214,22 @@ def main() -> None:
                 f"peak RSS {peak:.0f} MiB",
             )
         )
-    print(f"{'path':<52}{'per second':>12}{'x floor':>9}")
+        write_csv(source, args.rows)
+        # Last: the peak RSS above is of every child so far, and the Dask workers are big.
+        # Wall time includes starting the LocalCluster and loading the model in each worker.
+        seconds, _ = score_file(source, target, "--engine", "dask")
+        dask = args.rows / seconds
+        rows.append(
+            (
+                f"stance score --engine dask, LocalCluster, {args.rows:,} rows",
+                dask,
+                dask / floor,
+                "2 worker processes",
+            )
+        )
+    print(f"{'path':<60}{'per second':>12}{'x floor':>9}")
     for name, rate, ratio, note in rows:
-        print(f"{name:<52}{rate:>12,.0f}{ratio:>9.2f}  {note}")
+        print(f"{name:<60}{rate:>12,.0f}{ratio:>9.2f}  {note}")
     print(f"\none Predictor.predict([text]), median: {single_text_us(predictor):.1f} us")
 
     http = http_rows(args.seconds)
