@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.artifact import atomic_file
+from model.predict import decide
 
 CHUNK_ROWS = 50_000
 OUTPUT_COLUMNS = ("label", "confidence", *(f"p_{label}" for label in LABELS))
@@ -80,7 +81,7 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, text_column: str) -> 
     if has_text.any():
         found = predictor.probabilities(texts[has_text].tolist())
         probabilities[has_text] = found
-        labels[has_text] = np.asarray(LABELS, dtype=object)[found.argmax(axis=1)]
+        labels[has_text] = decide(found)
         confidence[has_text] = found.max(axis=1)
     scored = frame.copy()
     scored["label"] = labels
