@@ -36,9 +36,15 @@ from skops.io.exceptions import UntrustedTypesFoundException
 
 MODEL_FILE = "model.skops"
 EXPORT_FILE = "model.joblib"
-# The types of ours a trained model holds, beyond what skops trusts by default (scikit-learn,
+# The types a trained model holds beyond what skops trusts by default (scikit-learn,
 # numpy, builtins). tests/test_artifact.py checks a fresh model needs no more.
-TRUSTED_TYPES = ("model.features.Analyzer",)
+TRUSTED_TYPES = (
+    "model.features.Analyzer",
+    # What a calibrated model (CALIBRATE in model/pipeline.py) adds around the pipeline.
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
+)
 METADATA_FILE = "metadata.json"
 CURRENT_FILE = "CURRENT"
 
