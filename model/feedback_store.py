@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model.artifact import atomic_file
+from model.atomic import atomic_file
 from model.labels import LABELS, LIMITS
 
 DEFAULT_DB = "feedback.sqlite3"

@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.artifact import (
-    METADATA_FILE,
-    ArtifactError,
-    current_version_or_none,
-    read_metadata,
-    write_atomically,
-)
+from model.artifact import METADATA_FILE, ArtifactError, current_version_or_none, read_metadata
+from model.atomic import write_atomically
 from model.predict import Predictor
 
 HISTORY_FILE = "HISTORY"

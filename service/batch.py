@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from model import LABELS, TEXT_COLUMN, Predictor
-from model.artifact import atomic_file
+from model.atomic import atomic_file
 from model.predict import decide
 
 CHUNK_ROWS = 50_000

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from model.artifact import atomic_file
+from model.atomic import atomic_file
 from model.document import tone
 from model.labels import LABELS
 

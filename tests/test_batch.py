@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from model import LABELS
-from model.artifact import file_mode
+from model.atomic import file_mode
 from service.batch import OUTPUT_COLUMNS, ScoreError, score_file
 
 from .conftest import STANCE

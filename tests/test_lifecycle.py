@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from model import ArtifactError, Predictor
-from model.artifact import MODEL_FILE, current_version, write_atomically
+from model.artifact import MODEL_FILE, current_version
+from model.atomic import write_atomically
 from model.versions import compared_with, history, list_versions, promote, prune, rollback
 from service.app import create_app
 from service.cli import main

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import log_loss
 
-from model.artifact import write_atomically
+from model.atomic import write_atomically
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import base_pipeline
 from model.predict import Predictor, decide
