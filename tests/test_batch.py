@@ -17,7 +17,7 @@ from model import LABELS
 from model.atomic import file_mode
 from service.batch import OUTPUT_COLUMNS, ScoreError, score_file
 
-from .conftest import STANCE
+from .helpers import STANCE
 
 TRICKY_ROWS = [
     ["id", "text", "source"],

@@ -19,10 +19,8 @@ from service.feedback import feedback as feedback_blueprint
 from service.feedback_cli import feedback as feedback_command
 from training.data import problems_in, read_feedback
 
-from .conftest import ROOT
-from .test_api import assert_problem
+from .helpers import ROOT, WARNING, assert_problem
 
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
 TALKS = "Both sides agreed to meet again next month."
 
 

@@ -15,7 +15,7 @@ import requests
 from model import LABELS
 from service.app import create_app
 
-from .conftest import ROOT, start_gunicorn, stop
+from .helpers import ROOT, start_gunicorn, stop
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -279,16 +279,6 @@ def browser() -> Iterator["Browser"]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def server(model_dir, tmp_path_factory) -> Iterator[str]:
-    # One worker boots in half the time of two, and the page sends one request at a time.
-    process, base = start_gunicorn(model_dir, tmp_path_factory.mktemp("web-server"), workers=1)
-    try:
-        yield base
-    finally:
-        stop(process)
-
-
 @dataclass
 class PageLog:
     """What a page did: console errors (and uncaught exceptions), and every URL it requested."""
@@ -479,6 +469,7 @@ def test_too_long_and_empty_texts_are_refused_before_sending(page):
     assert analyze_requests == []
 
 
+@pytest.mark.server
 def test_server_errors_and_a_stopped_server_are_shown(browser, model_dir, tmp_path):
     # A server with a small limit: the page's own check passes, the server's does not.
     process, base = start_gunicorn(model_dir, tmp_path, workers=1, MAX_DOCUMENT_CHARS="200")
