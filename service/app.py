@@ -13,20 +13,18 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from model import ArtifactError, Predictor
+from model import ArtifactError, Predictor, home
 from model.artifact import current_version, current_version_or_none
 from service import metrics
 from service.errors import register_error_handlers
 from service.headers import REQUEST_ID_HEADER, SECURITY_HEADERS, request_id_from
-from training.feedback import DEFAULT_DB
 
+# MODEL_DIR and FEEDBACK_DB come from model.home when the app is made (see create_app).
 DEFAULTS: dict[str, Any] = {
-    "MODEL_DIR": "artifacts",
     "MAX_TEXTS": 1000,
     "MAX_TEXT_CHARS": 10_000,
     "MAX_DOCUMENT_CHARS": 100_000,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "FEEDBACK_DB": DEFAULT_DB,
     # How often each worker looks at artifacts/CURRENT for a newly promoted version.
     "MODEL_CHECK_SECONDS": 1.0,
     # /v1/admin/reload exists only when this is set.
@@ -128,7 +126,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then STANCE_* environment variables, then test_config."""
     app = Flask(__name__, static_folder=None)  # the web blueprint serves the page's files
     app.json.sort_keys = False  # keep answers in the documented order: label first
-    app.config.from_mapping(DEFAULTS)
+    # Stance's home is read now, not at import: the working directory and environment decide it.
+    app.config.from_mapping(
+        DEFAULTS, MODEL_DIR=str(home.model_dir()), FEEDBACK_DB=str(home.feedback_db())
+    )
     app.config.from_prefixed_env("STANCE")
     # from_prefixed_env parses values as JSON: a token "1e3" would become 1000.0 and "0" would
     # turn the endpoint off. A token is a string, whatever it looks like.
