@@ -28,11 +28,17 @@ help: ## List the targets
 
 install: $(VENV)/.installed ## Create .venv and install Stance with its test tools
 
+# `make serve` and `make test` started together on a fresh clone would both build .venv: the
+# lock makes the second wait for the first, then find .venv built (newer than pyproject.toml).
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@
+	@mkdir -p $(VENV)
+	@flock $(VENV)/.install.lock $(SHELL) -ec '\
+	  if [ $@ -nt pyproject.toml ]; then echo ".venv was built meanwhile"; exit 0; fi; \
+	  set -x; \
+	  $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --quiet --upgrade pip; \
+	  $(BIN)/pip install --quiet -e ".[test]"; \
+	  touch $@'
 
 train: $(MODEL_DIR)/CURRENT ## Train the model if the data or the model code changed
 
