@@ -1,4 +1,4 @@
-"""The Makefile's install step is safe to start twice at once (make serve and make test together)."""
+"""make install is safe to start twice at once (make serve and make test together)."""
 
 import shutil
 import subprocess
