@@ -6,17 +6,21 @@ spaCy's `nlp.pipe`, and `score` labels a pandas column and keeps its index. Ever
 through Predictor, the one prediction path the API, the CLI and the batch scorer use.
 """
 
+import math
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from model import home
 from model.labels import LABELS, SCORE_COLUMNS
 from model.predict import Explanation, Prediction, Predictor, decide
+
+if TYPE_CHECKING:  # pandas is imported by score() alone: the server never needs it
+    import pandas as pd
 
 PIPE_BATCH = 1000
 
@@ -84,12 +88,14 @@ class Tagger:
         assert explanation is not None  # asked for above
         return explanation
 
-    def score(self, texts: pd.Series | Sequence[str]) -> pd.DataFrame:
+    def score(self, texts: "pd.Series | Sequence[str]") -> "pd.DataFrame":
         """Label a column of texts: label, confidence and p_<label> per row, with its index.
 
         Empty, blank and missing (NaN, None) cells get a missing label and probabilities, never
         a made-up class; a cell that holds anything else than a string is an error.
         """
+        import pandas as pd
+
         column = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
         scorable = _scorable(column.tolist(), column.index)
         probabilities = np.full((len(column), len(LABELS)), np.nan)
@@ -122,6 +128,14 @@ def _scorable(values: Sequence[Any], names: Iterable[Any]) -> np.ndarray:
     for i, (name, value) in enumerate(zip(names, values, strict=True)):
         if isinstance(value, str):
             mask[i] = bool(value.strip())
-        elif not (value is None or (pd.api.types.is_scalar(value) and pd.isna(value))):
+        elif not _is_missing(value):
             raise TypeError(f"texts[{name!r}] is a {type(value).__name__}, not a string")
     return mask
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN (pandas' missing float, numpy's) or pandas.NA."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    pandas = sys.modules.get("pandas")  # pandas.NA can only come from a loaded pandas
+    return pandas is not None and value is pandas.NA
