@@ -33,6 +33,7 @@ import skops.io
 from skops.io.exceptions import UntrustedTypesFoundException
 
 from model.atomic import current_umask
+from model.home import train_command
 
 MODEL_FILE = "model.skops"
 EXPORT_FILE = "model.joblib"
@@ -105,7 +106,7 @@ def read_metadata(version_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise ArtifactError(f"no model metadata at {path}: run `make train`") from None
+        raise ArtifactError(f"no model metadata at {path}: run {train_command()}") from None
     except (ValueError, OSError) as error:
         raise ArtifactError(f"unreadable model metadata at {path}: {error}") from None
 
@@ -121,7 +122,7 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
     if built_with != sklearn.__version__:
         raise ArtifactError(
             f"model {version_dir.name} was built with scikit-learn {built_with}, this is "
-            f"{sklearn.__version__}: retrain it with `make train`"
+            f"{sklearn.__version__}: retrain it with {train_command()}"
         )
     model_path = version_dir / MODEL_FILE
     if not model_path.is_file():
@@ -130,7 +131,7 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
                 f"model {version_dir.name} is stored only as a pickle ({EXPORT_FILE}), which "
                 "Stance no longer loads because a pickle can run code: retrain it"
             )
-        raise ArtifactError(f"no model file at {model_path}: run `make train`")
+        raise ArtifactError(f"no model file at {model_path}: run {train_command()}")
     actual = sha256_of(model_path)
     if actual != metadata.get("sha256"):
         raise ArtifactError(
@@ -156,7 +157,7 @@ def current_version(model_dir: Path) -> str:
     try:
         version = (model_dir / CURRENT_FILE).read_text().strip()
     except FileNotFoundError:
-        raise ArtifactError(f"no trained model in {model_dir}: run `make train`") from None
+        raise ArtifactError(f"no trained model in {model_dir}: run {train_command()}") from None
     if not version or "/" in version or version.startswith("."):
         raise ArtifactError(f"{model_dir / CURRENT_FILE} does not name a version")
     return version

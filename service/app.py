@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from model.feedback_store import DEFAULT_DB
+from model import home
 from model.labels import LIMITS
 from service import feedback_store, model_slot, request_hooks
 from service.admin import admin
@@ -20,13 +20,12 @@ from service.feedback import feedback
 from service.metrics import metrics
 from service.web import web
 
+# MODEL_DIR and FEEDBACK_DB come from model.home when the app is made (see create_app).
 DEFAULTS: dict[str, Any] = {
-    "MODEL_DIR": "artifacts",
     "MAX_TEXTS": LIMITS["max_texts"],
     "MAX_TEXT_CHARS": LIMITS["max_text_chars"],
     "MAX_DOCUMENT_CHARS": LIMITS["max_document_chars"],
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "FEEDBACK_DB": DEFAULT_DB,
     # How often each worker looks at artifacts/CURRENT for a newly promoted version.
     "MODEL_CHECK_SECONDS": 1.0,
     # /v1/admin/reload exists only when this is set.
@@ -48,7 +47,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then STANCE_* environment variables, then test_config."""
     app = Flask(__name__, static_folder=None)  # the web blueprint serves the page's files
     app.json.sort_keys = False  # keep answers in the documented order: label first
-    app.config.from_mapping(DEFAULTS)
+    # Stance's home is read now, not at import: the working directory and environment decide it.
+    app.config.from_mapping(
+        DEFAULTS, MODEL_DIR=str(home.model_dir()), FEEDBACK_DB=str(home.feedback_db())
+    )
     app.config.from_prefixed_env("STANCE")
     # from_prefixed_env parses values as JSON: a token "1e3" would become 1000.0 and "0" would
     # turn the endpoint off. A token is a string, whatever it looks like.

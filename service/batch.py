@@ -32,10 +32,11 @@ import pyarrow.parquet as pq
 
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.atomic import atomic_file
+from model.labels import SCORE_COLUMNS
 from model.predict import decide
 
 CHUNK_ROWS = 50_000
-OUTPUT_COLUMNS = ("label", "confidence", *(f"p_{label}" for label in LABELS))
+OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
 STDIO = "-"
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}

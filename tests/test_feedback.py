@@ -15,8 +15,8 @@ import pytest
 from model import LABELS
 from model.feedback_store import MAX_NOTE_CHARS, MAX_TEXT_CHARS, FeedbackStore
 from service.app import create_app
+from service.cli.feedback import feedback as feedback_command
 from service.feedback import feedback as feedback_blueprint
-from service.feedback_cli import feedback as feedback_command
 from training.data import problems_in, read_feedback
 
 from .helpers import ROOT, WARNING, assert_problem
@@ -404,8 +404,20 @@ def test_cli_exports_csv(runner, filled_db, tmp_path):
     ]
 
 
+def test_cli_lists_nothing_before_the_first_correction(runner, tmp_path):
+    never = tmp_path / "never.sqlite3"
+    listed = runner.invoke(feedback_command, ["list", "--db", str(never)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout == "" and "0 correction(s)" in listed.stderr
+    as_json = runner.invoke(feedback_command, ["list", "--json", "--db", str(never)])
+    assert as_json.exit_code == 0 and json.loads(as_json.stdout) == []
+    assert not never.exists()  # listing makes no database
+
+
 def test_cli_errors_are_one_line_not_tracebacks(runner, filled_db, tmp_path):
-    missing = runner.invoke(feedback_command, ["list", "--db", str(tmp_path / "nope.sqlite3")])
+    missing = runner.invoke(
+        feedback_command, ["export", "--db", str(tmp_path / "nope.sqlite3"), "-o", "x.csv"]
+    )
     assert missing.exit_code == 2 and "does not exist" in missing.output
     no_folder = runner.invoke(
         feedback_command,
