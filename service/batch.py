@@ -37,6 +37,8 @@ from model.predict import decide
 
 CHUNK_ROWS = 50_000
 OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
+# Added after OUTPUT_COLUMNS with --actors: the statement's speaker and target ids.
+ACTOR_COLUMNS = ("speaker", "target")
 STDIO = "-"
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -65,6 +67,66 @@ class ScoreSummary:
         )
 
 
+@dataclass(frozen=True)
+class ColumnSpec:
+    """The input columns scoring reads, and whether it adds the actors.
+
+    Every input column passes through unchanged; a date or source column is named so that a
+    file without it is refused at once, and with the actors the date picks a leader's office.
+    """
+
+    text: str = TEXT_COLUMN
+    date: str | None = None
+    source: str | None = None
+    actors: bool = False
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        return OUTPUT_COLUMNS + (ACTOR_COLUMNS if self.actors else ())
+
+    def check(self, columns: list[str]) -> None:
+        """Refuse an input that lacks a named column or already has an added one."""
+        named = {"text": self.text, "date": self.date, "source": self.source}
+        for option, column in named.items():
+            if column is not None and column not in columns:
+                raise ScoreError(
+                    f"no column {column!r} in the input; its columns are: {', '.join(columns)} "
+                    f"(choose one with --{option}-column)"
+                )
+        clashing = [c for c in self.added if c in columns]
+        if clashing:
+            raise ScoreError(
+                f"the input already has output column(s) {', '.join(clashing)}: rename them or "
+                f"score the original file"
+            )
+
+    def schema(self, columns: list[str]) -> pa.Schema:
+        """The output's schema: every field is text but the confidence and probabilities."""
+        numbers = set(OUTPUT_COLUMNS[1:])
+        fields = [*columns, *self.added]
+        return pa.schema(
+            [pa.field(c, pa.float64() if c in numbers else pa.string()) for c in fields]
+        )
+
+
+def statement_dates(values: pd.Series) -> pd.Series:
+    """Parse dates as files write them (ISO, with or without a time and zone) to UTC, else NaT."""
+    return pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+
+
+def _speakers_and_targets(texts: pd.Series, dates: pd.Series | None) -> tuple[list, list]:
+    from model.actors import find_actors, speaker_and_target
+
+    days = [None] * len(texts) if dates is None else statement_dates(dates).dt.date.tolist()
+    speakers, targets = [], []
+    for text, day in zip(texts.tolist(), days, strict=True):
+        on = None if pd.isna(day) else day  # no date, or one that does not parse: no office check
+        speaker, target = speaker_and_target(find_actors(text, on)) if text.strip() else ("", "")
+        speakers.append(speaker or "")
+        targets.append(target or "")
+    return speakers, targets
+
+
 def format_of(path: str | Path, given: str | None = None, default: str = "csv") -> str:
     """Return the format named by given, else by the file's extension, else default."""
     if given:
@@ -72,9 +134,9 @@ def format_of(path: str | Path, given: str | None = None, default: str = "csv") 
     return EXTENSIONS.get(Path(str(path)).suffix.lower(), default)
 
 
-def score_frame(predictor: Predictor, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+def score_frame(predictor: Predictor, frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     """Return frame with the output columns added; rows with empty text get an empty label."""
-    texts = frame[text_column]
+    texts = frame[spec.text]
     has_text = (texts.str.strip() != "").to_numpy()
     probabilities = np.full((len(frame), len(LABELS)), np.nan)
     labels = np.full(len(frame), "", dtype=object)
@@ -89,6 +151,10 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, text_column: str) -> 
     scored["confidence"] = confidence
     for i, label in enumerate(LABELS):
         scored[f"p_{label}"] = probabilities[:, i]
+    if spec.actors:
+        dates = frame[spec.date] if spec.date else None
+        for column, values in zip(ACTOR_COLUMNS, _speakers_and_targets(texts, dates), strict=True):
+            scored[column] = values
     return scored
 
 
@@ -265,20 +331,6 @@ def _check_unique(columns: list[str], name: str) -> None:
         raise ScoreError(f"{name}: the column name(s) {', '.join(map(repr, twice))} appear twice")
 
 
-def _check_columns(columns: list[str], text_column: str) -> None:
-    if text_column not in columns:
-        raise ScoreError(
-            f"no column {text_column!r} in the input; its columns are: {', '.join(columns)} "
-            f"(choose one with --text-column)"
-        )
-    clashing = [c for c in OUTPUT_COLUMNS if c in columns]
-    if clashing:
-        raise ScoreError(
-            f"the input already has output column(s) {', '.join(clashing)}: rename them or "
-            f"score the original file"
-        )
-
-
 @contextlib.contextmanager
 def _reading(source: str | Path, fmt: str, chunk_rows: int) -> Iterator[tuple[Iterator, _Position]]:
     name = "stdin" if str(source) == STDIO else str(source)
@@ -308,11 +360,6 @@ def _reading(source: str | Path, fmt: str, chunk_rows: int) -> Iterator[tuple[It
 # the main process only appends them in order.
 
 
-def _schema(columns: list[str]) -> pa.Schema:
-    texts = [pa.field(c, pa.string()) for c in [*columns, "label"]]
-    return pa.schema([*texts, *(pa.field(c, pa.float64()) for c in OUTPUT_COLUMNS[1:])])
-
-
 def _format(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> bytes:
     if fmt == "csv":
         return scored.to_csv(index=False, header=False, float_format="%.6f").encode("utf-8")
@@ -335,9 +382,9 @@ class _Scored:
 
 
 def _score_chunk(
-    predictor: Predictor, text_column: str, fmt: str, schema: pa.Schema, frame: pd.DataFrame
+    predictor: Predictor, spec: ColumnSpec, fmt: str, schema: pa.Schema, frame: pd.DataFrame
 ) -> _Scored:
-    return pack(score_frame(predictor, frame, text_column), fmt, schema)
+    return pack(score_frame(predictor, frame, spec), fmt, schema)
 
 
 def pack(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> _Scored:
@@ -354,15 +401,15 @@ def pack(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> _Scored:
 class _Writer:
     """Append formatted chunks to the output; an OSError names the output file."""
 
-    def __init__(self, handle: IO[bytes], fmt: str, columns: list[str], name: str):
+    def __init__(self, handle: IO[bytes], fmt: str, schema: pa.Schema, name: str):
         self.handle, self.fmt, self.name = handle, fmt, name
         self.parquet = None
         with self._naming_the_file():
             if fmt == "csv":
-                header = pd.DataFrame(columns=[*columns, *OUTPUT_COLUMNS]).to_csv(index=False)
+                header = pd.DataFrame(columns=schema.names).to_csv(index=False)
                 handle.write(header.encode("utf-8"))
             elif fmt == "parquet":
-                self.parquet = pq.ParquetWriter(handle, _schema(columns))
+                self.parquet = pq.ParquetWriter(handle, schema)
 
     def write(self, payload: bytes) -> None:
         with self._naming_the_file():
@@ -520,7 +567,7 @@ def score_file(
     predictor: Predictor,
     source: str | Path,
     destination: str | Path,
-    text_column: str = TEXT_COLUMN,
+    spec: ColumnSpec = ColumnSpec(),
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int, int | None, str], None] | None = None,
     jobs: int = 1,
@@ -539,11 +586,12 @@ def score_file(
     with _reading(source, fmt_in, chunk_rows) as (frames, position):
         first = next(frames)
         columns = list(first.columns)
-        _check_columns(columns, text_column)
-        job = partial(_score_chunk, predictor, text_column, fmt_out, _schema(columns))
+        spec.check(columns)
+        schema = spec.schema(columns)
+        job = partial(_score_chunk, predictor, spec, fmt_out, schema)
         name = "stdout" if str(destination) == STDIO else str(destination)
         with _scoring(job, jobs) as score, _atomic_output(destination) as handle:
-            writer = _Writer(handle, fmt_out, columns, name)
+            writer = _Writer(handle, fmt_out, schema, name)
             for chunk in score(itertools.chain([first], frames)):
                 writer.write(chunk.payload)
                 summary.rows += chunk.rows

@@ -25,17 +25,18 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 
-from model import TEXT_COLUMN, Predictor
+from model import Predictor
 from service.batch import (
     PARTIAL,
     STDIO,
+    ColumnSpec,
     ScoreError,
     ScoreSummary,
     _atomic_output,
-    _check_columns,
     _check_unique,
     _frame,
     _lines,
@@ -43,7 +44,6 @@ from service.batch import (
     _Position,
     _read_csv,
     _read_jsonl,
-    _schema,
     _Scored,
     _Writer,
     format_of,
@@ -203,16 +203,16 @@ def _worker_predictor(model_dir: str, version: str) -> Predictor:
         return _loaded[folder]
 
 
-def _score_partition(frame: pd.DataFrame, model_dir: str, version: str, column: str):
+def _score_partition(frame: pd.DataFrame, model_dir: str, version: str, spec: ColumnSpec):
     if frame.empty:  # Dask's meta, or an empty block: nothing to load the model for
-        return score_frame(None, frame, column)
-    return score_frame(_worker_predictor(model_dir, version), frame, column)
+        return score_frame(None, frame, spec)
+    return score_frame(_worker_predictor(model_dir, version), frame, spec)
 
 
-def _write_part(scored: pd.DataFrame, path: str, fmt: str, columns: list[str]) -> _Scored:
-    packed = pack(scored, fmt, _schema(columns))
+def _write_part(scored: pd.DataFrame, path: str, fmt: str, schema: pa.Schema) -> _Scored:
+    packed = pack(scored, fmt, schema)
     with open(path, "wb") as handle:
-        writer = _Writer(handle, fmt, columns, path)
+        writer = _Writer(handle, fmt, schema, path)
         writer.write(packed.payload)
         writer.close()
     packed.payload = b""
@@ -301,7 +301,7 @@ def score_file_dask(
     model_dir: Path,
     source: str | Path,
     destination: str | Path,
-    text_column: str = TEXT_COLUMN,
+    spec: ColumnSpec = ColumnSpec(),
     scheduler: str | None = None,
     input_format: str | None = None,
     output_format: str | None = None,
@@ -319,14 +319,15 @@ def score_file_dask(
     fmt_out = output_format or ("parquet" if folder else format_of(destination, None, fmt_in))
     started = time.perf_counter()
     frames, columns = _frames(source, fmt_in, block_bytes)
-    _check_columns(columns, text_column)
+    spec.check(columns)
+    schema = spec.schema(columns)
     model_dir = Path(model_dir).resolve()
     scored = frames.map_partitions(
         _score_partition,
         str(model_dir),
         predictor.version,
-        text_column,
-        meta=score_frame(None, _frame(columns, []), text_column),
+        spec,
+        meta=score_frame(None, _frame(columns, []), spec),
         enforce_metadata=False,
     )
     parts = scored.to_delayed()
@@ -337,16 +338,16 @@ def score_file_dask(
             temp = stack.enter_context(_atomic_folder(Path(destination.rstrip("/"))))
             tasks = [
                 dask.delayed(_write_part)(
-                    part, str(temp / f"part-{i:05d}.{fmt_out}"), fmt_out, columns
+                    part, str(temp / f"part-{i:05d}.{fmt_out}"), fmt_out, schema
                 )
                 for i, part in enumerate(parts)
             ]
             writer = None
         else:
-            tasks = [dask.delayed(pack)(part, fmt_out, _schema(columns)) for part in parts]
+            tasks = [dask.delayed(pack)(part, fmt_out, schema) for part in parts]
             handle = stack.enter_context(_atomic_output(destination))
             name = "stdout" if destination == STDIO else destination
-            writer = _Writer(handle, fmt_out, columns, name)
+            writer = _Writer(handle, fmt_out, schema, name)
         for done, chunk in enumerate(_in_order(client, tasks, window), start=1):
             if writer is not None:
                 writer.write(chunk.payload)

@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from model.atomic import atomic_file
 from model.document import tone
 from model.labels import LABELS
+from service.batch import statement_dates
 
 FREQUENCIES = {"W": "weekly", "M": "monthly", "Q": "quarterly"}
 CHUNK_ROWS = 100_000
@@ -92,7 +93,7 @@ def aggregate(
     for chunk in chunks(source, [date_column, *by, "label", *PROBABILITY_COLUMNS]):
         summary.rows += len(chunk)
         scored = chunk["label"].isin(LABELS)
-        dates = pd.to_datetime(chunk[date_column], errors="coerce", utc=True, format="mixed")
+        dates = statement_dates(chunk[date_column])
         dated = dates.notna()
         named = (chunk[list(by)] != "").all(axis=1)
         summary.unscored += int((~scored).sum())

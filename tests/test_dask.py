@@ -209,3 +209,50 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli_env, tmp_path, c
 def test_scheduler_needs_the_dask_engine(cli_env, tmp_path):
     completed = run(cli_env, "in.csv", "-o", "out.csv", "--scheduler", "tcp://127.0.0.1:1")
     assert completed.returncode == 2 and "--engine dask" in completed.stderr
+
+
+def test_dates_sources_and_actors_on_a_real_cluster_equal_the_local_engine(
+    scheduler, predictor, model_dir, cli_env, write_csv, tmp_path
+):
+    from service.batch import ColumnSpec
+    from service.dask_engine import score_file_dask
+
+    from .test_score_columns import ROWS as DATED_ROWS
+    from .test_score_columns import read_rows
+
+    source = write_csv("in.csv", DATED_ROWS + DATED_ROWS[1:] * 40)
+    options = ["--date-column", "published", "--source-column", "outlet", "--actors"]
+    local = run(cli_env, str(source), "-o", str(tmp_path / "local.csv"), *options)
+    assert local.returncode == 0, local.stderr
+    on_cluster = run(
+        cli_env,
+        *(str(source), "-o", str(tmp_path / "dask.csv"), *options),
+        *("--engine", "dask", "--scheduler", scheduler),
+    )
+    assert on_cluster.returncode == 0, on_cluster.stderr
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+    # Small blocks: many partitions, with edges inside the multi-line sources.
+    spec = ColumnSpec(date="published", source="outlet", actors=True)
+    blocks = tmp_path / "blocks.csv"
+    score_file_dask(predictor, model_dir, source, blocks, spec, scheduler, block_bytes=300)
+    assert blocks.read_bytes() == (tmp_path / "local.csv").read_bytes()
+    rows = read_rows(tmp_path / "dask.csv")
+    assert rows[0][-2:] == ["speaker", "target"]
+    assert [row[: len(DATED_ROWS[0])] for row in rows] == read_rows(source)
+    # A folder of CSV parts from the cluster makes the same timeline as the local file.
+    parts = run(
+        cli_env,
+        *(str(source), "-o", str(tmp_path / "parts") + "/", *options, "--output-format", "csv"),
+        *("--engine", "dask", "--scheduler", scheduler),
+    )
+    assert parts.returncode == 0, parts.stderr
+    for scored, name in ((tmp_path / "local.csv", "one.csv"), (tmp_path / "parts", "parts.csv")):
+        made = subprocess.run(
+            [*STANCE, "timeline", scored, "-o", tmp_path / name, "--date-column", "published"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+        )
+        assert made.returncode == 0, made.stderr
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
+    assert "USA-CHN" in (tmp_path / "one.csv").read_text()

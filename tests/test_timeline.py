@@ -1,6 +1,7 @@
 """`stance timeline` on a real scored file: the table, the chart, and the dyads it draws."""
 
 import csv
+import datetime
 
 import pandas as pd
 import pytest
@@ -18,24 +19,30 @@ MONTHS = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in (3, 17)]
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory, model_dir):
-    """Real statements with the dyad the actor parser finds, dated over 2024, scored by stance."""
+    """Real statements dated over 2024, scored by stance with their speakers and targets."""
     from click.testing import CliRunner
 
     folder = tmp_path_factory.mktemp("timeline")
     texts = [t for path in (NEWS_TEST_DATA, TEST_DATA) for t in read_labelled(path)["text"]]
-    rows = []
-    for text in texts:
-        speaker, target = speaker_and_target(find_actors(text))
-        rows.append([text, MONTHS[len(rows) % len(MONTHS)], speaker or "", target or ""])
+    rows = [[text, MONTHS[i % len(MONTHS)]] for i, text in enumerate(texts)]
     source = folder / "statements.csv"
     with open(source, "w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows([["text", "date", "speaker", "target"], *rows])
+        csv.writer(handle).writerows([["text", "date"], *rows])
     out = folder / "scored.csv"
     result = CliRunner().invoke(
-        main, ["score", str(source), "-o", str(out), "--model-dir", str(model_dir)]
-    )
+        main,
+        ["score", str(source), "-o", str(out), "--model-dir", str(model_dir),
+         "--actors", "--date-column", "date"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
+
+
+def test_score_names_the_speaker_and_target_the_actor_parser_finds(scored):
+    rows = read(scored)[["text", "date", "speaker", "target"]].head(200)
+    for text, date, speaker, target in rows.itertuples(index=False):
+        found = speaker_and_target(find_actors(text, datetime.date.fromisoformat(date)))
+        assert (speaker, target) == tuple(actor or "" for actor in found)
 
 
 def read(path) -> pd.DataFrame:

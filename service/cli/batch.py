@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 
 from model import Predictor
-from service.batch import CHUNK_ROWS, FORMATS, default_jobs
+from service.batch import CHUNK_ROWS, FORMATS, ColumnSpec, default_jobs
 from service.cli.options import (
+    DEFAULT_DATE_COLUMN,
+    actors_option,
     date_column_option,
     model_dir_option,
     output_option,
@@ -47,6 +49,15 @@ def progress_bar(stack: contextlib.ExitStack) -> Progress:
 @click.argument("source", type=str)
 @output_option("Where to write the scored file ('-' for stdout).")
 @text_column_option
+@date_column_option(
+    None, "A column of dates, passed through as written; with --actors, a date picks the leaders "
+    "then in office.",
+)  # fmt: skip
+@click.option(
+    "--source-column",
+    help="A column naming each statement's source, passed through as written (checked to exist).",
+)
+@actors_option
 @click.option(
     "--format",
     "input_format",
@@ -90,6 +101,9 @@ def score(
     source: str,
     destination: str,
     text_column: str,
+    date_column: str | None,
+    source_column: str | None,
+    actors: bool,
     input_format: str | None,
     output_format: str | None,
     jobs: int,
@@ -100,10 +114,11 @@ def score(
 ) -> None:
     """Score the statements of a CSV, JSON Lines or Parquet file SOURCE ('-' for stdin).
 
-    Every input column and row is kept, in order; label, confidence and one p_<label> column
-    per label are added. The output appears only once it is complete. With --engine dask,
-    OUTPUT may be a folder (an existing one, or a name ending in /): it gets one part per
-    block, Parquet unless --output-format says otherwise.
+    Every input column and row is kept, in order and as written; label, confidence and one
+    p_<label> column per label are added, and with --actors the speaker and target ids. The
+    output appears only once it is complete. With --engine dask, OUTPUT may be a folder (an
+    existing one, or a name ending in /): it gets one part per block, Parquet unless
+    --output-format says otherwise.
     """
     if scheduler and engine != "dask":
         raise click.BadParameter("--scheduler needs --engine dask", param_hint="--scheduler")
@@ -123,7 +138,7 @@ def score(
             predictor,
             source=source,
             destination=destination,
-            text_column=text_column,
+            spec=ColumnSpec(text_column, date_column, source_column, actors),
             input_format=input_format,
             output_format=output_format,
             on_progress=progress_bar(stack),
@@ -152,7 +167,7 @@ def comma_list(ctx: click.Context, param: click.Parameter, value: str | None) ->
     "--freq", type=click.Choice(["W", "M", "Q"]), default="M", show_default=True,
     help="Periods: weeks, months or quarters.",
 )  # fmt: skip
-@date_column_option
+@date_column_option(DEFAULT_DATE_COLUMN, "The dates' column.")
 @click.option(
     "--dyads", callback=comma_list,
     help="Dyads to draw, such as USA-CHN,RUS-UKR (default: the --top ones by statements).",

@@ -80,6 +80,7 @@ text_column_option = click.option(
     help="The column that holds the statements.",
 )
 
-date_column_option = click.option(
-    "--date-column", default=DEFAULT_DATE_COLUMN, show_default=True, help="The dates' column."
-)
+
+def date_column_option(default: str | None, help: str):
+    """The --date-column option: the column that holds each statement's date."""
+    return click.option("--date-column", default=default, show_default=True, help=help)
