@@ -1,4 +1,4 @@
-"""make install is safe to start twice at once (make serve and make test together)."""
+"""The Makefile's install paths: .venv built once under a lock, Chromium for the browser tests."""
 
 import os
 import shutil
