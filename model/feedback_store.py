@@ -25,7 +25,7 @@ from typing import Any
 from model.atomic import atomic_file
 from model.labels import LABELS, LIMITS
 
-DEFAULT_DB = "feedback.sqlite3"
+# Where the store lives by default is model/home.py's (feedback_db()): a checkout, or Stance's home.
 MAX_TEXT_CHARS = LIMITS["max_text_chars"]
 MAX_NOTE_CHARS = LIMITS["max_note_chars"]
 # Seconds a writer waits for another worker's transaction; inserts take milliseconds.

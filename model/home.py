@@ -88,8 +88,16 @@ def training_data() -> Path:
     return corpus_file(TRAIN_FILE)
 
 
+def test_data() -> Path:
+    return corpus_file(TEST_FILE)
+
+
+def news_test_data() -> Path:
+    return corpus_file(NEWS_TEST_FILE)
+
+
 def held_out_data() -> tuple[Path, ...]:
-    return corpus_file(TEST_FILE), corpus_file(NEWS_TEST_FILE)
+    return test_data(), news_test_data()
 
 
 def train_command() -> str:

@@ -1,8 +1,10 @@
-"""make install is safe to start twice at once (make serve and make test together)."""
+"""The Makefile's install paths: .venv built once under a lock, Chromium for the browser tests."""
 
+import os
 import shutil
 import subprocess
 import textwrap
+from pathlib import Path
 
 from .helpers import ROOT
 
@@ -69,3 +71,31 @@ def test_ci_only_calls_make_test():
         if line.strip() and not line.startswith(("#", "set ", "cd "))
     ]
     assert commands == ["make test"]
+
+
+def test_make_test_installs_chromium_when_missing_and_root(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    apt_get = fake / "apt-get"
+    apt_get.write_text('#!/usr/bin/env bash\necho "$@" >> "$APT_LOG"\n')
+    apt_get.chmod(0o755)
+    log = tmp_path / "apt.log"
+    env = {"PATH": f"{fake}:/usr/bin:/bin", "APT_LOG": str(log)}
+
+    def browser(chromium: Path) -> None:
+        done = subprocess.run(
+            ["make", "browser", f"CHROMIUM={chromium}"], cwd=tmp_path, env=env, capture_output=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    present = tmp_path / "chromium"
+    present.write_text("#!/bin/sh\n")
+    present.chmod(0o755)
+    browser(present)
+    assert not log.exists()  # there already: nothing to install
+    browser(tmp_path / "missing")
+    if os.geteuid() == 0:
+        assert log.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
+    else:  # only root installs; the browser tests then skip (or fail under CI=1)
+        assert not log.exists()

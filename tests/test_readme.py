@@ -11,6 +11,7 @@ import doctest
 import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -58,7 +59,10 @@ def blocks(text: str) -> list[Block]:
 
 
 def commands(body: str) -> list[str]:
-    """Return the `$ ` commands of a console block, with their `\\` continuation lines."""
+    """Return the `$ ` commands of a console block, with their continuation lines.
+
+    A command goes on while a line ends with `\\` or a quote is still open, as in bash.
+    """
     found: list[str] = []
     current: list[str] | None = None
     for line in body.splitlines():
@@ -66,10 +70,20 @@ def commands(body: str) -> list[str]:
             current = [line[2:]]
         elif current is not None:
             current.append(line)
-        if current is not None and not line.endswith("\\"):
+        if current is not None and not line.endswith("\\") and complete("\n".join(current)):
             found.append("\n".join(current))
             current = None
+    if current is not None:  # never closed: bash will say so
+        found.append("\n".join(current))
     return found
+
+
+def complete(command: str) -> bool:
+    try:
+        shlex.split(command, comments=True)
+    except ValueError:  # "No closing quotation"
+        return False
+    return True
 
 
 EXAMPLES = [block for block in blocks(README.read_text()) if block.kind in RUNNABLE]
@@ -82,7 +96,7 @@ def test_the_readme_has_examples_of_each_kind():
 
 
 def test_every_command_or_session_shown_is_a_checked_example():
-    """A block that shows `$ ` commands or `>>> ` sessions must be console or python."""
+    """A block that shows `$ ` commands or `>>> ` sessions is console or python: it runs."""
     for block in blocks(README.read_text()):
         first = block.body.lstrip().split("\n", 1)[0]
         if first.startswith(("$ ", ">>> ")):

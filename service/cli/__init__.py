@@ -12,6 +12,7 @@ from service.cli.batch import score, timeline
 from service.cli.errors import StanceGroup
 from service.cli.feedback import feedback
 from service.cli.models import data_report, evaluate, models, promote, rollback, train
+from service.cli.paths import paths
 from service.cli.predict import analyze, predict
 
 __all__ = ["main"]
@@ -39,5 +40,6 @@ for command in (
     promote,
     rollback,
     feedback,
+    paths,
 ):
     main.add_command(command)

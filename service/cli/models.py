@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from model import LABEL_COLUMN, ArtifactError, Predictor
+from model import LABEL_COLUMN, ArtifactError, Predictor, home
 from model.versions import DEFAULT_KEEP, list_versions
 from model.versions import promote as promote_version
 from model.versions import rollback as rollback_version
@@ -18,6 +18,7 @@ from service.cli.options import (
     DEFAULT_NEWS_TEST,
     DEFAULT_REPORTS,
     DEFAULT_TEST,
+    SHOWN,
     feedback_db_option,
     json_option,
     labelled_file_option,
@@ -102,7 +103,9 @@ def train(
     "--reports",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_REPORTS,
-    show_default=True,
+    show_default=SHOWN[DEFAULT_REPORTS],
+    envvar="STANCE_REPORTS_DIR",
+    show_envvar=True,
     help="Folder for the report; it goes to REPORTS/<version>/.",
 )
 @click.option("--version", help="The stored version to evaluate (default: the current one).")
@@ -206,7 +209,7 @@ def models(as_json: bool, model_dir: Path) -> None:
         click.echo(json.dumps([v.as_dict() for v in versions], indent=2))
         return
     if not versions:
-        raise click.ClickException(f"no model versions in {model_dir}: run `make train`")
+        raise click.ClickException(f"no model versions in {model_dir}: run {home.train_command()}")
     click.echo(f"  {'version':<30}{'trained at':<28}{'CV macro-F1':>12}{'held-out':>10}")
     for v in versions:
         cv = "-" if v.cv_macro_f1 is None else f"{v.cv_macro_f1:.3f}"
