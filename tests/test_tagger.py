@@ -10,7 +10,8 @@ import model
 from model import LABELS, ArtifactError
 from model.labels import SCORE_COLUMNS
 
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
+from .helpers import WARNING
+
 OFFER = "We remain open to dialogue without preconditions."
 
 
