@@ -320,6 +320,8 @@ function renderChart(sentences) {
       sentences.map((call) => call.label).join(", "),
   );
   summary.id = "sentence-chart-summary";
+  // A short text's bars stay bars, not slabs: at most 2.5rem each.
+  chart.style.maxWidth = `${Math.max(sentences.length, 1) * 2.5}rem`;
   box.replaceChildren(chart, summary);
 }
 
@@ -378,6 +380,9 @@ let shownSentence = null;
 let pinned = false;
 let hideTimer = 0;
 let refocusing = false; // focus going back to a sentence whose card was just closed
+// Whether the pointer moved since the keyboard last chose a sentence: a card that moves under a
+// resting pointer must not make the pointer's sentence replace the focused one.
+let pointerMoved = true;
 
 function fillDetails(call, index) {
   const label = call.label;
@@ -655,14 +660,23 @@ const sentenceOf = (node) => (node instanceof Element ? node.closest(".sentence"
 
 documentView.addEventListener("mouseover", (event) => {
   const span = sentenceOf(event.target);
-  if (span && !pinned) showDetails(span);
+  if (span && !pinned && pointerMoved) showDetails(span);
+});
+documentView.addEventListener("mousemove", (event) => {
+  if (!event.movementX && !event.movementY) return; // a layout change, not the hand
+  pointerMoved = true;
+  const span = sentenceOf(event.target);
+  if (span && !pinned && span !== shownSentence) showDetails(span);
 });
 documentView.addEventListener("mouseout", (event) => {
   if (sentenceOf(event.target) !== sentenceOf(event.relatedTarget)) settleDetails();
 });
 documentView.addEventListener("focusin", (event) => {
   const span = sentenceOf(event.target);
-  if (span && !refocusing) showDetails(span);
+  if (span && !refocusing) {
+    pointerMoved = false;
+    showDetails(span);
+  }
 });
 documentView.addEventListener("focusout", (event) => {
   if (!sentenceOf(event.relatedTarget) && !details.contains(event.relatedTarget)) settleDetails();

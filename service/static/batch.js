@@ -339,7 +339,7 @@ function renderTable() {
     const tr = el("tr");
     tr.append(el("td", "num", String(rowNumber(k))));
     indexes.forEach((c, j) => {
-      tr.append(el("td", columns[j] === table.textColumn ? "text-col" : null, row[c]));
+      tr.append(el("td", columns[j] === table.textColumn ? "text-col" : "short", row[c]));
     });
     const label = labelOf(row);
     const cell = el("td", "label-cell");

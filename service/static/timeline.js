@@ -174,7 +174,7 @@ function render() {
   const right = 12;
   const top = 14;
   const toneHeight = 220;
-  const gap = 34;
+  const gap = 44;
   const countHeight = 84;
   const bottom = 58;
   const H = top + toneHeight + gap + countHeight + bottom;
@@ -257,7 +257,8 @@ function render() {
     const item = el("li", `series series-${k}`);
     const swatch = el("span", "swatch");
     swatch.setAttribute("aria-hidden", "true");
-    item.append(swatch, `${dyad} (${formatCount(counts.get(dyad))} statements)`);
+    const n = counts.get(dyad);
+    item.append(swatch, `${dyad} (${formatCount(n)} statement${n === 1 ? "" : "s"})`);
     legend.append(item);
   });
   chartBox.replaceChildren(legend, chart);
