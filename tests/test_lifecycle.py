@@ -275,8 +275,8 @@ def train_with_feedback(runner, data, db, model_dir):
 
 
 def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runner):
-    from training.data import load_corpus
-    from training.feedback import FeedbackStore
+    from model.feedback_store import FeedbackStore
+    from training.data import load_corpus, read_feedback
 
     corpus = pd.read_csv(small_data / "a.csv", dtype=str, keep_default_na=False)
     corrected = corpus.iloc[0]
@@ -285,8 +285,7 @@ def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runne
     with FeedbackStore(db) as store:
         store.add(corrected["text"], new_label, note="relabelled", model_version="v1")
         store.add("Moscow vowed an asymmetric answer to the deployment.", "warning")
-        corrections = store.as_training_frame()
-    train_frame, _ = load_corpus(small_data / "a.csv", TEST_DATA, corrections)
+    train_frame, _ = load_corpus(small_data / "a.csv", TEST_DATA, read_feedback(db))
     assert len(train_frame) == len(corpus) + 1  # one replaced, one added
     rows = train_frame[train_frame["text"] == corrected["text"]]
     assert rows["label"].tolist() == [new_label]
@@ -301,7 +300,7 @@ def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runne
 
 
 def test_feedback_that_leaks_the_test_set_is_refused(small_data, tmp_path, runner):
-    from training.feedback import FeedbackStore
+    from model.feedback_store import FeedbackStore
 
     held_out = pd.read_csv(TEST_DATA, dtype=str, keep_default_na=False).iloc[0]
     db = tmp_path / "feedback.sqlite3"

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from model import LABELS
+from model.feedback_store import FeedbackStore
 from service.app import create_app
-from training.feedback import FeedbackStore
 
 from .conftest import ROOT, start_gunicorn, stop
 

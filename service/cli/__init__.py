@@ -1,0 +1,43 @@
+"""The `stance` command line: thin subcommands that each call one core function.
+
+One module per family of commands (predict, models, batch, feedback); the options they share
+are in options.py and the one translation of errors into exit codes in errors.py.
+"""
+
+import signal
+
+import click
+
+from service.cli.batch import score, timeline
+from service.cli.errors import StanceGroup
+from service.cli.feedback import feedback
+from service.cli.models import data_report, evaluate, models, promote, rollback, train
+from service.cli.predict import analyze, predict
+
+__all__ = ["main"]
+
+
+@click.group(cls=StanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stance")
+def main() -> None:
+    """Tag statements from diplomatic and political news as conciliatory, warning or neutral."""
+    # A shell starts background jobs (`stance ... &` in a script) with SIGINT ignored, and
+    # Python keeps it so: Ctrl+C and kill -INT must still stop a run and clean up after it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+for command in (
+    predict,
+    analyze,
+    train,
+    evaluate,
+    score,
+    timeline,
+    data_report,
+    models,
+    promote,
+    rollback,
+    feedback,
+):
+    main.add_command(command)

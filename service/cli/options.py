@@ -1,0 +1,85 @@
+"""The options several commands share: one name, one help text and one default each."""
+
+from pathlib import Path
+
+import click
+
+from model import TEXT_COLUMN
+from model.feedback_store import DEFAULT_DB
+
+DEFAULT_MODEL_DIR = Path("artifacts")
+DEFAULT_DATA = Path("data/statements.csv")
+DEFAULT_TEST = Path("data/test.csv")
+DEFAULT_NEWS_TEST = Path("data/news_test.csv")
+# Held out from training: our own test statements, and news-wire copy standing in for real news.
+DEFAULT_HELD_OUT = (DEFAULT_TEST, DEFAULT_NEWS_TEST)
+DEFAULT_REPORTS = Path("reports")
+DEFAULT_DATE_COLUMN = "date"
+
+model_dir_option = click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_MODEL_DIR,
+    show_default=True,
+    envvar="STANCE_MODEL_DIR",
+    show_envvar=True,
+    help="Where trained model versions live.",
+)
+
+# --db is the older spelling, kept so existing scripts still work.
+feedback_db_option = click.option(
+    "--feedback-db",
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_DB,
+    show_default=True,
+    envvar="STANCE_FEEDBACK_DB",
+    show_envvar=True,
+    help="The SQLite file that holds users' corrections (the service's FEEDBACK_DB).",
+)
+
+
+def labelled_file_option(name: str, default: Path | tuple[Path, ...], help: str, **kwargs):
+    """An option naming a labelled CSV file (text,label); multiple=True for several."""
+    return click.option(
+        name,
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=default,
+        show_default=True,
+        help=help,
+        **kwargs,
+    )
+
+
+def output_option(help: str, **kwargs):
+    """The -o/--output option: where a command writes its file."""
+    return click.option("-o", "--output", "destination", required=True, help=help, **kwargs)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON (the API's shape, where there is one)."
+)
+
+explain_option = click.option(
+    "--explain",
+    is_flag=True,
+    help="Add the terms that pushed each call toward its label and against it, with weights.",
+)
+
+actors_option = click.option(
+    "--actors",
+    is_flag=True,
+    help="Add the actors named, with their ids, offsets and roles (speaker, target, mentioned).",
+)
+
+text_column_option = click.option(
+    "--text-column",
+    default=TEXT_COLUMN,
+    show_default=True,
+    help="The column that holds the statements.",
+)
+
+date_column_option = click.option(
+    "--date-column", default=DEFAULT_DATE_COLUMN, show_default=True, help="The dates' column."
+)
