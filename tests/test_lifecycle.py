@@ -14,7 +14,7 @@ import requests
 
 from model import ArtifactError, Predictor
 from model.artifact import MODEL_FILE, current_version, write_atomically
-from model.versions import history, list_versions, promote, prune, rollback
+from model.versions import compared_with, history, list_versions, promote, prune, rollback
 from service.app import create_app
 from service.cli import main
 from training.train import train
@@ -72,6 +72,16 @@ def test_promote_and_rollback(two_versions):
     assert history(model_dir)[-1] == second
     with pytest.raises(ArtifactError, match="nothing to roll back to"):
         rollback(model_dir) if rollback(model_dir) == first else None
+
+
+def test_a_version_is_compared_with_the_current_one_or_the_one_it_replaced(two_versions):
+    model_dir, first, second = two_versions
+    assert compared_with(model_dir, first).version == second  # second is current
+    assert compared_with(model_dir, second).version == first  # it replaced first
+    report = json.loads((model_dir / second / "report" / "report.json").read_text())
+    assert report["deployed"]["model_version"] == first  # what training compared it with
+    shutil.rmtree(model_dir / first)  # pruned: nothing left to compare with
+    assert compared_with(model_dir, second) is None
 
 
 def test_promote_refuses_an_unknown_or_tampered_version(two_versions):
