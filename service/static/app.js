@@ -662,8 +662,11 @@ documentView.addEventListener("mouseover", (event) => {
   const span = sentenceOf(event.target);
   if (span && !pinned && pointerMoved) showDetails(span);
 });
+let pointerAt = "";
 documentView.addEventListener("mousemove", (event) => {
-  if (!event.movementX && !event.movementY) return; // a layout change, not the hand
+  const at = `${event.screenX},${event.screenY}`;
+  if (at === pointerAt) return; // the page moved under a resting pointer, not the hand
+  pointerAt = at;
   pointerMoved = true;
   const span = sentenceOf(event.target);
   if (span && !pinned && span !== shownSentence) showDetails(span);
