@@ -18,6 +18,7 @@ from service.api import api
 from service.errors import register_error_handlers
 from service.feedback import feedback
 from service.metrics import metrics
+from service.timeline_api import timeline_api
 from service.web import web
 
 # MODEL_DIR and FEEDBACK_DB come from model.home when the app is made (see create_app).
@@ -26,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TEXT_CHARS": LIMITS["max_text_chars"],
     "MAX_DOCUMENT_CHARS": LIMITS["max_document_chars"],
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Rows per POST /v1/timeline (the page's timeline of a scored file); bigger files: the CLI.
+    "MAX_TIMELINE_ROWS": 10_000,
     # How often each worker looks at artifacts/CURRENT for a newly promoted version.
     "MODEL_CHECK_SECONDS": 1.0,
     # /v1/admin/reload exists only when this is set.
@@ -69,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(feedback)
     app.register_blueprint(metrics)
+    app.register_blueprint(timeline_api)
     app.register_blueprint(web)
     if app.config["ADMIN_TOKEN"]:
         app.register_blueprint(admin)
