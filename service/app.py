@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from model import ArtifactError, Predictor
 from model.artifact import current_version, current_version_or_none
+from model.labels import LIMITS
 from service import metrics
 from service.errors import register_error_handlers
 from service.headers import REQUEST_ID_HEADER, SECURITY_HEADERS, request_id_from
@@ -22,9 +23,9 @@ from training.feedback import DEFAULT_DB
 
 DEFAULTS: dict[str, Any] = {
     "MODEL_DIR": "artifacts",
-    "MAX_TEXTS": 1000,
-    "MAX_TEXT_CHARS": 10_000,
-    "MAX_DOCUMENT_CHARS": 100_000,
+    "MAX_TEXTS": LIMITS["max_texts"],
+    "MAX_TEXT_CHARS": LIMITS["max_text_chars"],
+    "MAX_DOCUMENT_CHARS": LIMITS["max_document_chars"],
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "FEEDBACK_DB": DEFAULT_DB,
     # How often each worker looks at artifacts/CURRENT for a newly promoted version.
@@ -167,11 +168,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from service.admin import admin
     from service.api import api
     from service.feedback import feedback
+    from service.oip import oip
     from service.web import web
 
     app.register_blueprint(api)
     app.register_blueprint(feedback)
     app.register_blueprint(metrics.metrics)
+    app.register_blueprint(oip)
     app.register_blueprint(web)
     if app.config["ADMIN_TOKEN"]:
         app.register_blueprint(admin)

@@ -1,6 +1,5 @@
 """The web page: its files through Flask, then the page itself in a real Chromium over HTTP."""
 
-import json
 import math
 import os
 import re
@@ -13,7 +12,6 @@ import pytest
 import requests
 
 from model import LABELS
-from service.app import create_app
 
 from .conftest import ROOT, start_gunicorn, stop
 
@@ -120,142 +118,6 @@ def test_the_page_loads_nothing_from_elsewhere():
     assert not re.search(r"https?://", script)
     # User and server text goes in as text, never as markup.
     assert not re.search(r"\.(?:inner|outer)HTML\b|insertAdjacentHTML|document\.write", script)
-
-
-def openapi_spec(client) -> dict[str, Any]:
-    status, mimetype, _, body = fetch(client, "/v1/openapi.json")
-    assert status == 200
-    assert mimetype == "application/json"
-    return json.loads(body)
-
-
-def test_openapi_lists_every_api_route_with_its_methods(app, client):
-    spec = openapi_spec(client)
-    assert spec["openapi"].startswith("3.1.")
-    routed: dict[str, set[str]] = {}
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/v1/") or rule.rule in ("/healthz", "/readyz"):
-            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
-            routed.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
-    documented = {
-        path: {method.upper() for method in operations}
-        for path, operations in spec["paths"].items()
-    }
-    assert documented == routed
-    assert {"/v1/predict", "/v1/analyze", "/v1/feedback", "/v1/openapi.json"} <= set(routed)
-
-
-def resolve(spec: dict[str, Any], ref: str) -> dict[str, Any]:
-    assert ref.startswith("#/"), ref
-    node: Any = spec
-    for part in ref[2:].split("/"):
-        node = node[part]
-    return node
-
-
-def test_openapi_references_all_resolve(client):
-    spec = openapi_spec(client)
-    refs: list[str] = []
-
-    def collect(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("$ref"), str):
-                refs.append(node["$ref"])
-            for value in node.values():
-                collect(value)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value)
-
-    collect(spec)
-    assert len(refs) > 30
-    for ref in refs:
-        assert isinstance(resolve(spec, ref), dict), ref
-    for path, operations in spec["paths"].items():
-        for method, operation in operations.items():
-            assert operation["responses"], f"{method} {path} documents no response"
-
-
-JSON_TYPES: dict[str, Any] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
-
-
-def conform(value: Any, schema: dict[str, Any], spec: dict[str, Any], where: str = "$") -> None:
-    """Assert value fits schema, for the JSON Schema keywords the description uses."""
-    if "$ref" in schema:
-        conform(value, resolve(spec, schema["$ref"]), spec, where)
-    if "const" in schema:
-        assert value == schema["const"], where
-    if "enum" in schema:
-        assert value in schema["enum"], f"{where}: {value!r} not in {schema['enum']}"
-    if "type" in schema:
-        types = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
-        assert any(JSON_TYPES[t](value) for t in types), f"{where}: {value!r} is not {types}"
-    if "minimum" in schema:
-        assert value >= schema["minimum"], where
-    if "maximum" in schema:
-        assert value <= schema["maximum"], where
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        for name in schema.get("required", []):
-            assert name in value, f"{where}: {name} is missing"
-        extra = schema.get("additionalProperties")
-        if extra is False:
-            assert set(value) <= set(properties), (
-                f"{where}: undocumented {set(value) - set(properties)}"
-            )
-        for name, item in value.items():
-            if name in properties:
-                conform(item, properties[name], spec, f"{where}.{name}")
-            elif isinstance(extra, dict):
-                conform(item, extra, spec, f"{where}.{name}")
-    if isinstance(value, list) and "items" in schema:
-        for index, item in enumerate(value):
-            conform(item, schema["items"], spec, f"{where}[{index}]")
-
-
-def test_openapi_schemas_describe_the_real_answers(model_dir, tmp_path):
-    app = create_app(
-        {"TESTING": True, "MODEL_DIR": str(model_dir), "FEEDBACK_DB": str(tmp_path / "fb.db")}
-    )
-    client = app.test_client()
-    spec = openapi_spec(client)
-    article = {"text": ARTICLE, "explain": True}
-    calls = [
-        ("post", "/v1/analyze", article, 200),
-        ("post", "/v1/analyze", {"text": ARTICLE}, 200),
-        ("post", "/v1/predict", {"texts": ["We condemn the attack.", "zzz"], "explain": True}, 200),
-        ("post", "/v1/predict", {"text": "Talks resume on Monday."}, 200),
-        ("post", "/v1/predict", {"texts": ["Seoul thanked Tokyo.", "zzz"], "actors": True}, 200),
-        ("post", "/v1/analyze", {"text": ARTICLE, "actors": True}, 200),
-        ("get", "/v1/model", None, 200),
-        ("get", "/healthz", None, 200),
-        ("get", "/readyz", None, 200),
-        ("post", "/v1/feedback", {"text": "We will respond.", "label": "warning"}, 201),
-        ("post", "/v1/feedback", {"text": "Fine.", "label": "neutral", "note": "ok"}, 201),
-        ("post", "/v1/analyze", {"text": "   "}, 422),
-        ("post", "/v1/predict", {"texts": "not a list"}, 422),
-        ("post", "/v1/feedback", {"text": "x", "label": "angry"}, 422),
-    ]
-    for method, path, body, status in calls:
-        response = client.open(path, method=method.upper(), json=body)
-        assert response.status_code == status, (path, response.get_json())
-        documented = spec["paths"][path][method]["responses"][str(status)]
-        if "$ref" in documented:
-            documented = resolve(spec, documented["$ref"])
-        [(media_type, content)] = documented["content"].items()
-        assert response.mimetype == media_type
-        conform(response.get_json(), content["schema"], spec, f"{method} {path} {status}")
-        request_schema = spec["paths"][path][method].get("requestBody")
-        if body is not None and status < 400:
-            conform(body, request_schema["content"]["application/json"]["schema"], spec)
 
 
 # ---- the page in a real browser ----
