@@ -42,6 +42,7 @@ OIP = {
     "error": OipError,
     "error_media_type": "application/json",
     "body_problems": (400, 413, 415),  # a request that does not fit is a 400 in this protocol
+    "parameters": {"model_name": (MODEL_NAME,)},
 }
 
 

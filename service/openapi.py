@@ -8,8 +8,9 @@ cannot leave one out; tests/test_openapi.py builds it for every configuration.
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -56,6 +57,8 @@ class Operation:
     security: tuple[dict[str, list[str]], ...] | None = None
     error: type[BaseModel] = Problem
     error_media_type: str = PROBLEM_TYPE
+    # The values a path parameter can take where they are few and known; others are 404s.
+    parameters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def operation(
@@ -137,6 +140,10 @@ def _build(app: Flask) -> dict[str, Any]:
         if spec is None:
             raise LookupError(f"{rule.rule} ({rule.endpoint}) has no @operation")
         path = _openapi_path(rule.rule)
+        if rule.endpoint.endswith(".static"):  # a blueprint's files: the folder says which
+            folder = app.blueprints[rule.endpoint.split(".")[0]].static_folder
+            names = tuple(sorted(p.name for p in Path(folder).iterdir() if p.is_file()))
+            spec = replace(spec, parameters={"filename": names})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             item, used = _operation(spec, sorted(rule.arguments), app_limits)
             # One view can serve several paths; each operation needs an id of its own.
@@ -231,7 +238,13 @@ def _operation(
         item["description"] = spec.description
     if arguments:
         item["parameters"] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"}
+                | ({"enum": list(spec.parameters[name])} if name in spec.parameters else {}),
+            }
             for name in arguments
         ]
     if spec.body is not None:

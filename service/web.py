@@ -60,6 +60,7 @@ def docs() -> Response:
     answers={200: "The file."},
     problems={404: "No such file."},
     media_type="*/*",
+    parameters={"name": SWAGGER_UI_FILES},
 )
 def docs_file(name: str) -> Response:
     if name not in SWAGGER_UI_FILES:
