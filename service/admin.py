@@ -6,6 +6,8 @@ from werkzeug.exceptions import Conflict
 from model import ArtifactError
 from service.auth import require_bearer
 from service.model_slot import get_model_slot
+from service.openapi import operation
+from service.schemas import Reloaded
 
 admin = Blueprint("admin", __name__)
 
@@ -16,6 +18,20 @@ def require_token() -> None:
 
 
 @admin.post("/v1/admin/reload")
+@operation(
+    "Load the version artifacts/CURRENT names now",
+    tag="operations",
+    answers={200: Reloaded},
+    problems={
+        401: None,
+        403: None,
+        409: "The new version was refused (broken, tampered or not a Stance model); the old "
+        "one keeps serving, and the detail says why.",
+    },
+    description="Exists only when STANCE_ADMIN_TOKEN is set. Workers also pick up a newly "
+    "promoted version by themselves within a second; this makes one worker do it now.",
+    security=({"bearer": []},),
+)
 def reload_model():
     slot = get_model_slot()
     previous = slot.version

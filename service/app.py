@@ -18,6 +18,7 @@ from service.api import api
 from service.errors import register_error_handlers
 from service.feedback import feedback
 from service.metrics import metrics
+from service.oip import oip
 from service.timeline_api import timeline_api
 from service.web import web
 
@@ -72,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(feedback)
     app.register_blueprint(metrics)
+    app.register_blueprint(oip)
     app.register_blueprint(timeline_api)
     app.register_blueprint(web)
     if app.config["ADMIN_TOKEN"]:

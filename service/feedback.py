@@ -10,22 +10,20 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnprocessableEntity
 
-from service.api import json_type, read_json_object
 from service.auth import require_bearer
 from service.feedback_store import get_feedback_store
 from service.model_slot import get_predictor
+from service.openapi import operation
+from service.schemas import FeedbackRecord, feedback_request
 
 feedback = Blueprint("feedback", __name__)
 
 LIMITER = "stance_feedback_rate"
-REQUIRED_FIELDS = ("text", "label")
-OPTIONAL_FIELDS = ("note",)
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +67,9 @@ class RateLimit:
             return 0.0
 
 
-def feedback_from(body: dict[str, Any]) -> dict[str, Any]:
-    """Return text, label and note from a feedback request, or raise 422 naming the field."""
-    allowed = REQUIRED_FIELDS + OPTIONAL_FIELDS
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise UnprocessableEntity(
-            f'Unknown field "{unknown[0]}": send "text", "label" and optionally "note".'
-        )
-    for name in REQUIRED_FIELDS:
-        if name not in body:
-            raise UnprocessableEntity(f'"{name}" is missing.')
-    for name in allowed:
-        value = body.get(name)
-        if name in OPTIONAL_FIELDS and value is None:
-            continue
-        if not isinstance(value, str):
-            raise UnprocessableEntity(f'"{name}" must be a string, not a {json_type(value)}.')
-    return {name: body.get(name) for name in allowed}
-
-
-@feedback.post("/v1/feedback")
-def add_feedback():
+@feedback.before_request
+def admit_client() -> None:
+    """Refuse a client without the token, or over its rate, before its body is read."""
     config = current_app.config
     if config["FEEDBACK_TOKEN"]:
         require_bearer(config["FEEDBACK_TOKEN"], "feedback")
@@ -101,7 +80,26 @@ def add_feedback():
             f"try again in {math.ceil(wait)} s.",
             retry_after=math.ceil(wait),
         )
-    sent = feedback_from(read_json_object())
+
+
+@feedback.post("/v1/feedback")
+@operation(
+    "Store a correction of the model's call",
+    tag="feedback",
+    body=feedback_request,
+    answers={201: FeedbackRecord},
+    problems={
+        401: "STANCE_FEEDBACK_TOKEN is set and no 'Authorization: Bearer' token was sent.",
+        403: "STANCE_FEEDBACK_TOKEN is set and the token sent is wrong.",
+        429: None,
+        503: "No model is loaded, or the feedback store is full or unavailable.",
+    },
+    description="Records the label a person says a statement should have, with the version "
+    "of the model loaded now; `stance train --with-feedback` folds corrections into training.",
+    security=({}, {"bearer": []}),
+)
+def add_feedback(body):
+    config = current_app.config
     model_version = get_predictor().version  # 503 while no model is loaded
     store = get_feedback_store()
     if store.size_bytes() >= config["FEEDBACK_MAX_BYTES"]:
@@ -110,7 +108,7 @@ def add_feedback():
             "corrections are taken until it is exported and emptied."
         )
     try:
-        record = store.add(**sent, model_version=model_version)
+        record = store.add(**body.model_dump(), model_version=model_version)
     except ValueError as error:
         raise UnprocessableEntity(f"{error}.") from None
     except sqlite3.Error:

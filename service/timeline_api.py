@@ -8,11 +8,12 @@ import math
 from typing import Any
 
 import pandas as pd
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from werkzeug.exceptions import UnprocessableEntity
 
 from model.labels import LABELS
-from service.api import json_type, read_json_object
+from service.openapi import operation
+from service.schemas import TimelineResponse, json_type, timeline_request
 from service.timeline import (
     DEFAULT_TOP,
     FREQUENCIES,
@@ -26,29 +27,12 @@ from service.timeline import (
 timeline_api = Blueprint("timeline_api", __name__)
 
 DATE_COLUMN = "date"
-DEFAULT_BY = ("speaker", "target")
 
 
-def rows_from(body: dict[str, Any], columns: list[str]) -> pd.DataFrame:
+def rows_from(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     """Return the rows as a frame of strings, as a scored CSV reads; 422 names a bad cell."""
-    rows = body.get("rows")
-    if not isinstance(rows, list):
-        raise UnprocessableEntity(
-            f'Send the scored rows as "rows": [{{"{DATE_COLUMN}": "...", ...}}], '
-            f"not a {json_type(rows)}."
-        )
-    limit = current_app.config["MAX_TIMELINE_ROWS"]
-    if not rows:
-        raise UnprocessableEntity('"rows" is empty: send at least one scored row.')
-    if len(rows) > limit:
-        raise UnprocessableEntity(
-            f'"rows" has {len(rows)} rows; at most {limit} are allowed per request '
-            "(`stance timeline` reads files of any size)."
-        )
     cells: dict[str, list[str]] = {column: [] for column in columns}
     for index, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise UnprocessableEntity(f"rows[{index}] must be an object, not a {json_type(row)}.")
         for column in columns:
             if column not in row:
                 raise UnprocessableEntity(f'rows[{index}] has no "{column}".')
@@ -79,9 +63,8 @@ def probability(text: str, name: str) -> None:
         raise UnprocessableEntity(f"{name} must be between 0 and 1, not {text}.")
 
 
-def by_from(body: dict[str, Any]) -> list[str]:
-    by = body.get("by", list(DEFAULT_BY))
-    if not (isinstance(by, list) and by and all(isinstance(c, str) and c for c in by)):
+def by_from(by: list[str]) -> list[str]:
+    if not all(by):
         raise UnprocessableEntity('"by" must be an array of column names, such as ["speaker"].')
     reserved = {DATE_COLUMN, "label", *PROBABILITY_COLUMNS}
     if len(set(by)) != len(by) or reserved & set(by):
@@ -90,13 +73,20 @@ def by_from(body: dict[str, Any]) -> list[str]:
 
 
 @timeline_api.post("/v1/timeline")
-def timeline():
-    body = read_json_object()
-    freq = body.get("freq", "M")
+@operation(
+    "Tone per dyad and period for the rows of a scored file",
+    tag="model",
+    body=timeline_request,
+    answers={200: TimelineResponse},
+    description="What `stance timeline` computes, by the same code (service/timeline.py), for "
+    "the page's timeline of an uploaded scored file; bigger files: the command line.",
+)
+def timeline(body):
+    freq = body.freq
     if freq not in FREQUENCIES:
         raise UnprocessableEntity(f'"freq" must be one of {", ".join(FREQUENCIES)}, not {freq!r}.')
-    by = by_from(body)
-    frame = rows_from(body, columns_needed(by, DATE_COLUMN))
+    by = by_from(body.by)
+    frame = rows_from(body.rows, columns_needed(by, DATE_COLUMN))
     try:
         table, summary = aggregate_chunks([frame], by, freq, DATE_COLUMN, "rows")
     except TimelineError as error:

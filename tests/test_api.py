@@ -64,7 +64,7 @@ def test_not_ready_without_a_model(tmp_path):
         ({"texts": ["fine", None]}, 422, ["texts[1]", "null"]),
         ({"texts": ["fine", "   "]}, 422, ["texts[1] is empty"]),
         ({"text": ""}, 422, ["text is empty"]),
-        ({"text": ["a list"]}, 422, ["text must be a string", "array"]),
+        ({"text": ["a list"]}, 422, ['"text" must be a string', "array"]),
         ([WARNING], 422, ["JSON object", "array"]),
         ("just a string", 422, ["JSON object", "string"]),
     ],
