@@ -95,7 +95,7 @@ def test_the_document_states_this_servers_limits(model_dir):
     assert texts["items"]["pattern"] == NOT_BLANK
     limits = app.test_client().get("/v1/model").get_json()["limits"]
     assert limits == {
-        **{k: v for k, v in LIMITS.items()},
+        **LIMITS,
         "max_texts": 2,
         "max_body_bytes": 1 << 20,
     }
