@@ -21,18 +21,24 @@ USER_VALUES := IN OUT COLUMN TEXT VERSION
 $(foreach name,$(USER_VALUES),$(eval override $(name) := $$(value $(name))))
 export $(USER_VALUES)
 
-.PHONY: help install train evaluate serve score predict models promote rollback test bench lint clean
+.PHONY: help install browser train evaluate serve score predict models promote rollback test bench lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## Create .venv and install Stance with its test tools
 
+# `make serve` and `make test` started together on a fresh clone would both build .venv: the
+# lock makes the second wait for the first, then find .venv built (newer than pyproject.toml).
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@
+	@mkdir -p $(VENV)
+	@flock $(VENV)/.install.lock $(SHELL) -ec '\
+	  if [ $@ -nt pyproject.toml ]; then echo ".venv was built meanwhile"; exit 0; fi; \
+	  set -x; \
+	  $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --quiet --upgrade pip; \
+	  $(BIN)/pip install --quiet -e ".[test]"; \
+	  touch $@'
 
 train: $(MODEL_DIR)/CURRENT ## Train the model if the data or the model code changed
 
@@ -67,8 +73,17 @@ promote: $(VENV)/.installed ## Make a stored version current: make promote VERSI
 rollback: $(VENV)/.installed ## Make the previously current version current again
 	$(STANCE) rollback
 
-test: $(VENV)/.installed ## Run the whole test suite (it trains its own model in a temp folder)
+test: $(VENV)/.installed browser ## Run the whole test suite (it trains its own model in a temp folder)
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium. As root on Debian (CI) it is installed when missing;
+# elsewhere the browser tests skip without it (and fail under CI=1, which must run them).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 bench: train ## Measure batch throughput and memory against the read-only floor, and latency
 	$(BIN)/python studies/benchmark.py

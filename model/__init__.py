@@ -3,5 +3,15 @@
 from model.artifact import ArtifactError
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.predict import Prediction, Predictor
+from model.tagger import Tagger, load
 
-__all__ = ["LABELS", "LABEL_COLUMN", "TEXT_COLUMN", "ArtifactError", "Prediction", "Predictor"]
+__all__ = [
+    "LABELS",
+    "LABEL_COLUMN",
+    "TEXT_COLUMN",
+    "ArtifactError",
+    "Prediction",
+    "Predictor",
+    "Tagger",
+    "load",
+]

@@ -21,10 +21,8 @@ import platform
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import joblib
 import numpy
@@ -33,6 +31,9 @@ import sklearn
 import skops
 import skops.io
 from skops.io.exceptions import UntrustedTypesFoundException
+
+from model.atomic import current_umask
+from model.home import train_command
 
 MODEL_FILE = "model.skops"
 EXPORT_FILE = "model.joblib"
@@ -74,51 +75,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def current_umask() -> int:
-    """Return the process umask (reading it means setting it, so it is set straight back)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
-
-
-def file_mode() -> int:
-    """Return the mode a new file gets under the umask: mkstemp alone would make it 0600."""
-    return 0o666 & ~current_umask()
-
-
-@contextmanager
-def atomic_file(
-    path: Path, suffix: str = ".tmp", newline: str | None = None, binary: bool = False
-) -> Iterator[TextIO]:
-    """Yield a text handle whose content replaces path only if the block completes.
-
-    It writes a hidden temp file in the same folder (so the rename is atomic) and removes it on
-    any failure or interruption: readers see the old file or the whole new one, never half.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.chmod(tmp, file_mode())
-    try:
-        opened = (
-            os.fdopen(fd, "wb")  # a PNG, say
-            if binary
-            else os.fdopen(fd, "w", encoding="utf-8", newline=newline)
-        )
-        with opened as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace path with text so that readers see the old or the new content, never half."""
-    with atomic_file(path) as handle:
-        handle.write(text)
-
-
 def save_artifact(pipeline: Any, metadata: dict[str, Any], model_dir: Path) -> Path:
     """Write pipeline and metadata as model_dir/<version>/, complete or not at all."""
     version = metadata["version"]
@@ -150,7 +106,7 @@ def read_metadata(version_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise ArtifactError(f"no model metadata at {path}: run `make train`") from None
+        raise ArtifactError(f"no model metadata at {path}: run {train_command()}") from None
     except (ValueError, OSError) as error:
         raise ArtifactError(f"unreadable model metadata at {path}: {error}") from None
 
@@ -166,7 +122,7 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
     if built_with != sklearn.__version__:
         raise ArtifactError(
             f"model {version_dir.name} was built with scikit-learn {built_with}, this is "
-            f"{sklearn.__version__}: retrain it with `make train`"
+            f"{sklearn.__version__}: retrain it with {train_command()}"
         )
     model_path = version_dir / MODEL_FILE
     if not model_path.is_file():
@@ -175,7 +131,7 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
                 f"model {version_dir.name} is stored only as a pickle ({EXPORT_FILE}), which "
                 "Stance no longer loads because a pickle can run code: retrain it"
             )
-        raise ArtifactError(f"no model file at {model_path}: run `make train`")
+        raise ArtifactError(f"no model file at {model_path}: run {train_command()}")
     actual = sha256_of(model_path)
     if actual != metadata.get("sha256"):
         raise ArtifactError(
@@ -201,7 +157,7 @@ def current_version(model_dir: Path) -> str:
     try:
         version = (model_dir / CURRENT_FILE).read_text().strip()
     except FileNotFoundError:
-        raise ArtifactError(f"no trained model in {model_dir}: run `make train`") from None
+        raise ArtifactError(f"no trained model in {model_dir}: run {train_command()}") from None
     if not version or "/" in version or version.startswith("."):
         raise ArtifactError(f"{model_dir / CURRENT_FILE} does not name a version")
     return version

@@ -5,6 +5,8 @@ LABELS: tuple[str, ...] = ("conciliatory", "neutral", "warning")
 
 TEXT_COLUMN = "text"
 LABEL_COLUMN = "label"
+# The columns scoring adds to a table, in order: `stance score`'s files, Tagger.score's frames.
+SCORE_COLUMNS: tuple[str, ...] = (LABEL_COLUMN, "confidence", *(f"p_{label}" for label in LABELS))
 
 # What one request may hold: the API enforces these (configurable per deployment), the feedback
 # store refuses longer corrections, and the page reads them from GET /v1/model.

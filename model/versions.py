@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.artifact import (
-    METADATA_FILE,
-    ArtifactError,
-    current_version_or_none,
-    read_metadata,
-    write_atomically,
-)
+from model.artifact import METADATA_FILE, ArtifactError, current_version_or_none, read_metadata
+from model.atomic import write_atomically
 from model.predict import Predictor
 
 HISTORY_FILE = "HISTORY"
@@ -67,6 +62,27 @@ def list_versions(model_dir: Path) -> list[VersionInfo]:
             )
         )
     return found
+
+
+def compared_with(model_dir: Path, version: str) -> Predictor | None:
+    """Return the version a report on `version` compares it with, or None if none loads.
+
+    That is the current version, the one a new version would replace; for the current version
+    itself, the one it replaced (the last other one in HISTORY). Training and `stance evaluate`
+    both ask here.
+    """
+    current = current_version_or_none(model_dir)
+    if current is not None and current != version:
+        other = current
+    else:
+        earlier = [v for v in history(model_dir) if v != version]
+        if not earlier:
+            return None
+        other = earlier[-1]
+    try:
+        return Predictor.load(model_dir / other)
+    except ArtifactError:
+        return None  # broken, or pruned: nothing to compare with
 
 
 def promote(model_dir: Path, version: str) -> None:

@@ -4,8 +4,8 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.exceptions import Conflict
 
 from model import ArtifactError
-from service.app import model_slot
 from service.auth import require_bearer
+from service.model_slot import get_model_slot
 
 admin = Blueprint("admin", __name__)
 
@@ -17,7 +17,7 @@ def require_token() -> None:
 
 @admin.post("/v1/admin/reload")
 def reload_model():
-    slot = model_slot()
+    slot = get_model_slot()
     previous = slot.version
     try:
         predictor = slot.reload(force=True)

@@ -14,9 +14,11 @@ from werkzeug.exceptions import (
 
 from model.actors import actors_of
 from model.document import analyze
+from model.function_words import FUNCTION_WORDS
 from model.labels import event_data_map
 from service import metrics
-from service.app import ModelSlot, get_predictor
+from service.limits import served_limits
+from service.model_slot import get_model_slot, get_predictor
 
 api = Blueprint("api", __name__)
 
@@ -164,6 +166,8 @@ def model_info():
         params=metadata["params"],
         library_versions=metadata["versions"],
         event_data=event_data_map(),
+        limits=served_limits(current_app.config),
+        function_words=sorted(FUNCTION_WORDS),
     )
 
 
@@ -174,6 +178,6 @@ def healthz():
 
 @api.get("/readyz")
 def readyz():
-    slot: ModelSlot = current_app.extensions["stance"]
     predictor = get_predictor()  # 503 until a model is loaded and verified
-    return jsonify(status="ready", model_version=predictor.version, model_dir=str(slot.model_dir))
+    model_dir = str(get_model_slot().model_dir)
+    return jsonify(status="ready", model_version=predictor.version, model_dir=model_dir)

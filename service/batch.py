@@ -31,11 +31,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from model import LABELS, TEXT_COLUMN, Predictor
-from model.artifact import atomic_file
+from model.atomic import atomic_file
+from model.labels import SCORE_COLUMNS
 from model.predict import decide
 
 CHUNK_ROWS = 50_000
-OUTPUT_COLUMNS = ("label", "confidence", *(f"p_{label}" for label in LABELS))
+OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
 # Added after OUTPUT_COLUMNS with --actors: the statement's speaker and target ids.
 ACTOR_COLUMNS = ("speaker", "target")
 # The added columns' names when the input already has some of them: a labelled file keeps its

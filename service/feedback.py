@@ -10,7 +10,6 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -18,13 +17,12 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests, UnprocessableEntity
 
 from service.api import json_type, read_json_object
-from service.app import get_predictor
 from service.auth import require_bearer
-from training.feedback import FeedbackStore
+from service.feedback_store import get_feedback_store
+from service.model_slot import get_predictor
 
 feedback = Blueprint("feedback", __name__)
 
-EXTENSION = "stance_feedback"
 LIMITER = "stance_feedback_rate"
 REQUIRED_FIELDS = ("text", "label")
 OPTIONAL_FIELDS = ("note",)
@@ -33,9 +31,7 @@ log = logging.getLogger(__name__)
 
 
 @feedback.record_once
-def _attach_store(state: BlueprintSetupState) -> None:
-    # Only the path is kept: connections are opened per request, in the worker that serves it.
-    state.app.extensions[EXTENSION] = FeedbackStore(state.app.config["FEEDBACK_DB"])
+def _attach_rate_limit(state: BlueprintSetupState) -> None:
     state.app.extensions[LIMITER] = RateLimit(int(state.app.config["FEEDBACK_PER_MINUTE"]))
 
 
@@ -73,18 +69,7 @@ class RateLimit:
             return 0.0
 
 
-def store_bytes(path: Path) -> int:
-    """Return the bytes the SQLite store takes on disk, with its write-ahead log."""
-    files = (path, path.with_name(path.name + "-wal"))
-    return sum(file.stat().st_size for file in files if file.exists())
-
-
-def get_feedback_store() -> FeedbackStore:
-    """Return the app's feedback store."""
-    return current_app.extensions[EXTENSION]
-
-
-def correction_from(body: dict[str, Any]) -> dict[str, Any]:
+def feedback_from(body: dict[str, Any]) -> dict[str, Any]:
     """Return text, label and note from a feedback request, or raise 422 naming the field."""
     allowed = REQUIRED_FIELDS + OPTIONAL_FIELDS
     unknown = sorted(set(body) - set(allowed))
@@ -116,19 +101,19 @@ def add_feedback():
             f"try again in {math.ceil(wait)} s.",
             retry_after=math.ceil(wait),
         )
-    correction = correction_from(read_json_object())
+    sent = feedback_from(read_json_object())
     model_version = get_predictor().version  # 503 while no model is loaded
     store = get_feedback_store()
-    if store_bytes(store.path) >= config["FEEDBACK_MAX_BYTES"]:
+    if store.size_bytes() >= config["FEEDBACK_MAX_BYTES"]:
         raise ServiceUnavailable(
             f"The feedback store is full ({config['FEEDBACK_MAX_BYTES']} bytes): no more "
             "corrections are taken until it is exported and emptied."
         )
     try:
-        record = get_feedback_store().add(**correction, model_version=model_version)
+        record = store.add(**sent, model_version=model_version)
     except ValueError as error:
         raise UnprocessableEntity(f"{error}.") from None
     except sqlite3.Error:
-        log.exception("cannot store feedback in %s", get_feedback_store().path)
+        log.exception("cannot store feedback in %s", store.path)
         raise ServiceUnavailable("The feedback store is unavailable; try again later.") from None
     return jsonify(record), 201

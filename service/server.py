@@ -35,6 +35,12 @@ keepalive = 5
 accesslog = None
 logconfig_dict = logging_config()
 
+# gunicorn 25.1+ opens a control socket at one fixed path per user ($XDG_RUNTIME_DIR/gunicorn.ctl
+# or ~/.gunicorn/gunicorn.ctl): a second server on the machine takes it over and deletes it when
+# it stops. Stance is managed with signals (README, "Model versions"), so no socket at all;
+# older gunicorns ignore the name.
+control_socket_disable = True
+
 
 def _write_problem(sock, status_int: int, reason: str, mesg: str) -> None:
     """Answer a request gunicorn refused itself (bad request line, headers too large, ...).

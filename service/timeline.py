@@ -6,7 +6,7 @@ CSV parts (a parallel engine's output): the parts are read in name order, in chu
 per-group sums are kept, so memory stays flat whatever the size.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from model.artifact import atomic_file
+from model.atomic import atomic_file
 from model.document import tone
 from model.labels import LABELS
 from service.batch import statement_dates
@@ -82,15 +82,28 @@ def chunks(source: Path, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
         )
 
 
+def columns_needed(by: Sequence[str], date_column: str) -> list[str]:
+    """The columns a timeline reads from a scored file."""
+    return [date_column, *by, "label", *PROBABILITY_COLUMNS]
+
+
 def aggregate(
     source: Path, by: Sequence[str], freq: str, date_column: str = "date"
 ) -> tuple[pd.DataFrame, TimelineSummary]:
     """Return one row per group and period: counts, shares and tone (as analyze defines it)."""
+    frames = chunks(source, columns_needed(by, date_column))  # read lazily, after the checks
+    return aggregate_chunks(frames, by, freq, date_column, str(source))
+
+
+def aggregate_chunks(
+    frames: Iterable[pd.DataFrame], by: Sequence[str], freq: str, date_column: str, name: str
+) -> tuple[pd.DataFrame, TimelineSummary]:
+    """Aggregate chunks of a scored file (string columns, as read) named `name` in messages."""
     if freq not in FREQUENCIES:
         raise TimelineError(f"unknown frequency {freq!r}; choose one of {', '.join(FREQUENCIES)}")
     summary = TimelineSummary()
     partials = []
-    for chunk in chunks(source, [date_column, *by, "label", *PROBABILITY_COLUMNS]):
+    for chunk in frames:
         summary.rows += len(chunk)
         scored = chunk["label"].isin(LABELS)
         dates = statement_dates(chunk[date_column])
@@ -116,7 +129,7 @@ def aggregate(
         summary.used += int(keep.sum())
     if not partials:
         raise TimelineError(
-            f"{source}: no scored row has both a date in {date_column!r} and actors in "
+            f"{name}: no scored row has both a date in {date_column!r} and actors in "
             f"{', '.join(by)}"
         )
     totals = pd.concat(partials).groupby(level=[*by, "period"]).sum().reset_index()

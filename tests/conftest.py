@@ -1,31 +1,25 @@
-"""Shared fixtures: one real model trained on the real corpus, in a temp folder, per session."""
+"""Fixtures and options: one real model trained on the real corpus, in a temp folder, per session.
+
+What tests import (paths, the sample statement, start_gunicorn, assert_problem) is helpers.py.
+Markers (pyproject.toml): `slow` is set on the tests; `browser` here on every test that uses
+the `browser` fixture; `server` here on every test that uses the `server` fixture, and on the
+tests that start a gunicorn of their own.
+"""
 
 import csv
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from model import Predictor
 from service.app import create_app
 from training.train import train
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "data" / "statements.csv"
-TEST_DATA = ROOT / "data" / "test.csv"
-NEWS_TEST_DATA = ROOT / "data" / "news_test.csv"
-HELD_OUT = (TEST_DATA, NEWS_TEST_DATA)
-BIN = Path(sys.executable).parent
-# `stance` as a subprocess, from this checkout: the venv's entry point may be installed editable
-# from another one, and PYTHONPATH in cli_env puts this one first for `-m` from any folder.
-STANCE = [sys.executable, "-m", "service.cli"]
+from .helpers import DATA, HELD_OUT, ROOT, start_gunicorn, stop
 
 
 def pytest_addoption(parser):
@@ -35,6 +29,15 @@ def pytest_addoption(parser):
         help="Test the current version of this model folder (a copy) instead of training one: "
         "`pytest tests/test_behaviour.py --model-dir artifacts` gates a candidate before promote.",
     )
+
+
+def pytest_collection_modifyitems(items):
+    # Marked by what they use, so that a new browser or server test cannot forget its marker.
+    for item in items:
+        used = getattr(item, "fixturenames", ())
+        for marker in ("browser", "server"):
+            if marker in used:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +58,26 @@ def model_dir(tmp_path_factory, request) -> Path:
 @pytest.fixture(scope="session")
 def predictor(model_dir) -> Predictor:
     return Predictor.load_current(model_dir)
+
+
+@pytest.fixture(scope="session")
+def server_folder(tmp_path_factory) -> Path:
+    """Where the session's gunicorn keeps its log (server.log) and feedback database."""
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="session")
+def server(model_dir, server_folder) -> Iterator[str]:
+    """A real gunicorn with two workers serving the session's model, as `make serve` runs it.
+
+    Its base URL; one for the whole session, since booting it takes seconds. Tests that need
+    other settings start their own with helpers.start_gunicorn.
+    """
+    process, base = start_gunicorn(model_dir, server_folder)
+    try:
+        yield base
+    finally:
+        stop(process)
 
 
 @pytest.fixture
@@ -90,69 +113,3 @@ def write_csv(tmp_path):
         return path
 
     return write
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_ready(base: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:  # not listening yet, or workers still booting
-            pass
-        assert process.poll() is None, "gunicorn exited"
-        assert time.monotonic() < deadline, "gunicorn never became ready"
-        time.sleep(0.2)
-
-
-def start_gunicorn(
-    model_dir: Path, folder: Path, workers: int = 2, env: dict | None = None, **config: str
-) -> tuple[subprocess.Popen, str]:
-    """Start the real app as `make serve` does, on a free port; config becomes STANCE_* vars.
-
-    The feedback database goes to folder, and the server's log to folder/server.log, so nothing
-    is written into the repository.
-    """
-    port = free_port()
-    variables = {
-        **os.environ,
-        "STANCE_MODEL_DIR": str(model_dir),
-        "STANCE_FEEDBACK_DB": str(folder / "feedback.sqlite3"),
-        **{f"STANCE_{name}": value for name, value in config.items()},
-    }
-    variables.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the server makes its own, as `make serve`
-    variables.update(env or {})
-    with open(folder / "server.log", "ab") as log:
-        process = subprocess.Popen(
-            [
-                BIN / "gunicorn",
-                "--config",
-                "python:service.server",
-                "--workers",
-                str(workers),
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=variables,
-            stdout=log,
-            stderr=log,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(base, process)
-    except BaseException:
-        stop(process)
-        raise
-    return process, base
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)

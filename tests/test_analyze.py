@@ -11,8 +11,7 @@ from model.document import analyze
 from service.app import create_app
 from service.cli import main
 
-from .conftest import BIN
-from .test_api import assert_problem
+from .helpers import BIN, assert_problem
 
 ARTICLE = (
     "GENEVA (Reuters) - The U.S. warned Iran on Tuesday that further enrichment would bring "

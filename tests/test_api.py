@@ -7,18 +7,7 @@ import pytest
 from model import LABELS
 from service.app import create_app
 
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
-
-
-def assert_problem(response, status: int, *detail_words: str) -> dict:
-    assert response.status_code == status
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json(force=True)
-    assert set(body) == {"type", "title", "status", "detail"}
-    assert body["status"] == status
-    for word in detail_words:
-        assert word in body["detail"]
-    return body
+from .helpers import WARNING, assert_problem
 
 
 def test_predict_answers_one_entry_per_text_in_order(client, predictor):

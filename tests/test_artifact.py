@@ -30,7 +30,7 @@ from model.pipeline import build_pipeline
 from service.app import create_app
 from service.cli import main
 
-from .conftest import BIN, ROOT, free_port
+from .helpers import BIN, ROOT, free_port
 
 MARKER = "code-ran.marker"
 
@@ -138,6 +138,7 @@ def test_the_joblib_export_is_the_same_model(predictor, model_dir):
     assert (exported.predict_proba(texts) == predictor.probabilities(texts)).all()
 
 
+@pytest.mark.server
 def test_gunicorn_with_a_broken_model_stays_up_and_says_why(victim, tmp_path):
     model_dir, version_dir, _ = victim
     broken = tmp_path / "truncated.skops"

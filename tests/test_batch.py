@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from model import LABELS
-from model.artifact import file_mode
+from model.atomic import file_mode
 from service.batch import OUTPUT_COLUMNS, ScoreError, score_file
 
-from .conftest import STANCE
+from .helpers import STANCE
 
 TRICKY_ROWS = [
     ["id", "text", "source"],
@@ -195,6 +195,12 @@ def children(pid: int) -> list[int]:
         return [int(child) for child in handle.read().split()]
 
 
+def sigint_ignored(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as handle:
+        ignored = int(next(li for li in handle if li.startswith("SigIgn:")).split()[1], 16)
+    return bool(ignored & (1 << (signal.SIGINT - 1)))
+
+
 def gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -235,9 +241,12 @@ def test_sigint_stops_a_run_started_in_the_background_by_a_script(cli_env, tmp_p
         ["bash", "-c", script], cwd=tmp_path, env=cli_env, stdout=subprocess.PIPE, text=True
     ) as shell:
         pid = int(shell.stdout.readline())
-        with open(f"/proc/{pid}/status") as handle:
-            ignored = int(next(li for li in handle if li.startswith("SigIgn:")).split()[1], 16)
-        assert ignored & (1 << (signal.SIGINT - 1)), "bash did not start it with SIGINT ignored"
+        # bash prints $! as soon as it forks: the child ignores SIGINT a moment later, and
+        # stance resets it about a second after that, once its imports are done.
+        deadline = time.monotonic() + 1
+        while not sigint_ignored(pid):
+            assert time.monotonic() < deadline, "bash did not start it with SIGINT ignored"
+            time.sleep(0.001)
         wait_until_writing(shell, tmp_path)
         workers = children(pid)
         os.kill(pid, signal.SIGINT)

@@ -14,7 +14,7 @@ import pytest
 from model import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from training.data import near_duplicates, normalise, problems_in, read_labelled
 
-from .conftest import DATA, NEWS_TEST_DATA, TEST_DATA
+from .helpers import DATA, NEWS_TEST_DATA, TEST_DATA
 
 CLEAR_CASES = Path(__file__).parent / "behaviour" / "clear_cases.csv"
 CONCILIATORY, WARNING = LABELS.index("conciliatory"), LABELS.index("warning")

@@ -19,9 +19,8 @@ from model import LABELS
 from model.artifact import current_version
 from service.cli import main
 
-from .conftest import DATA, ROOT, STANCE, TEST_DATA, free_port
+from .helpers import DATA, ROOT, STANCE, TEST_DATA, WARNING, free_port
 
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
 OFFER = "We remain open to dialogue without preconditions."
 
 
@@ -132,6 +131,7 @@ def test_predict_as_a_subprocess(cli_env):
     assert completed.stdout.startswith("conciliatory")
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_as_a_subprocess(tmp_path):
     small = pd.read_csv(DATA, dtype=str, keep_default_na=False)
     small = small.groupby("label").head(60)

@@ -13,7 +13,7 @@ from training.corpus_report import (
 )
 from training.data import load_corpus
 
-from .conftest import DATA, NEWS_TEST_DATA, TEST_DATA
+from .helpers import DATA, NEWS_TEST_DATA, TEST_DATA
 
 HEADER = ["text", "label"]
 REGIONS = {

@@ -13,7 +13,7 @@ import pytest
 
 from service.batch import score_file
 
-from .conftest import BIN, ROOT, STANCE
+from .helpers import BIN, ROOT, STANCE
 from .test_batch import TRICKY_ROWS, read_all
 
 pytestmark = pytest.mark.slow

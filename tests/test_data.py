@@ -5,7 +5,7 @@ import pytest
 from model import LABELS
 from training.data import DataError, load_corpus, near_duplicates, normalise, read_labelled
 
-from .conftest import DATA, TEST_DATA
+from .helpers import DATA, TEST_DATA
 
 HEADER = ["text", "label"]
 GOOD_TEST = [HEADER, ["The summit opens in Nairobi on Monday morning.", "neutral"]]

@@ -13,7 +13,7 @@ import pytest
 from model.artifact import current_version
 from service.app import create_app
 
-from .conftest import DATA, ROOT, STANCE, TEST_DATA
+from .helpers import DATA, ROOT, STANCE, TEST_DATA
 
 VENV = Path(sys.executable).parent.parent
 

@@ -10,7 +10,7 @@ from model.fast import FastScorer
 from model.pipeline import build_pipeline
 from training.data import read_labelled
 
-from .conftest import DATA, NEWS_TEST_DATA, TEST_DATA
+from .helpers import DATA, NEWS_TEST_DATA, TEST_DATA
 
 TOLERANCE = 1e-9
 

@@ -13,16 +13,14 @@ from datetime import UTC, datetime
 import pytest
 
 from model import LABELS
+from model.feedback_store import MAX_NOTE_CHARS, MAX_TEXT_CHARS, FeedbackStore
 from service.app import create_app
 from service.cli.feedback import feedback as feedback_command
 from service.feedback import feedback as feedback_blueprint
-from training.data import problems_in
-from training.feedback import MAX_NOTE_CHARS, MAX_TEXT_CHARS, FeedbackStore
+from training.data import problems_in, read_feedback
 
-from .conftest import ROOT
-from .test_api import assert_problem
+from .helpers import ROOT, WARNING, assert_problem
 
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
 TALKS = "Both sides agreed to meet again next month."
 
 
@@ -229,13 +227,13 @@ def test_a_bad_limit_is_refused(store, limit):
         store.list(limit=limit)
 
 
-def test_the_training_frame_keeps_the_latest_correction_of_a_text(store):
+def test_the_training_frame_keeps_the_latest_correction_of_a_text(store, db_path):
     store.add(WARNING, "warning")
     store.add("Talks open Monday.", "conciliatory")
     store.add(TALKS, "neutral")
     store.add("talks  open MONDAY", "neutral")  # the same statement for the corpus checks
     store.add(WARNING, "neutral")
-    frame = store.as_training_frame()
+    frame = read_feedback(db_path)
     assert list(frame.columns) == ["text", "label"]
     assert frame.to_dict("records") == [
         {"text": TALKS, "label": "neutral"},
@@ -245,8 +243,8 @@ def test_the_training_frame_keeps_the_latest_correction_of_a_text(store):
     assert problems_in(frame, "feedback") == []
 
 
-def test_an_empty_store_gives_an_empty_frame(store):
-    frame = store.as_training_frame()
+def test_an_empty_store_gives_an_empty_frame(store, db_path):
+    frame = read_feedback(db_path)
     assert frame.empty
     assert list(frame.columns) == ["text", "label"]
 
@@ -315,7 +313,7 @@ def test_threads_sharing_one_store_lose_nothing(store, db_path):
 
 WRITER = """
 import sys
-from training.feedback import FeedbackStore
+from model.feedback_store import FeedbackStore
 
 store = FeedbackStore(sys.argv[1])
 worker = sys.argv[2]

@@ -13,29 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.headers import CONTENT_SECURITY_POLICY
 
-from .conftest import start_gunicorn, stop
-
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return tmp_path_factory.mktemp("gunicorn")
-
-
-@pytest.fixture(scope="module")
-def server(model_dir, folder):
-    process, base = start_gunicorn(model_dir, folder)
-    try:
-        yield base
-    finally:
-        stop(process)
+from .helpers import WARNING, start_gunicorn, stop
 
 
 def test_predict_over_http(server, predictor):
     response = requests.post(
         f"{server}/v1/predict",
-        json={"texts": ["Beijing warned that the arms sale would seriously damage relations."]},
+        json={"texts": [WARNING]},
         timeout=10,
     )
     assert response.status_code == 200
@@ -212,7 +196,7 @@ def test_answers_over_http_carry_the_headers_and_request_id(server):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_the_server_log_is_json_lines_with_ids_and_no_texts(server, folder):
+def test_the_server_log_is_json_lines_with_ids_and_no_texts(server, server_folder):
     secret = "Ruritania will answer the turnip tariff in kind."
     for number in range(3):
         requests.post(
@@ -222,7 +206,7 @@ def test_the_server_log_is_json_lines_with_ids_and_no_texts(server, folder):
             timeout=10,
         )
     time.sleep(0.5)  # the workers write their lines as they answer; let them land
-    text = (folder / "server.log").read_text()
+    text = (server_folder / "server.log").read_text()
     assert "Ruritania" not in text
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     ours = {line.get("request_id"): line for line in lines if line["logger"] == "service.requests"}
@@ -263,6 +247,7 @@ def test_metrics_add_up_across_workers(server, predictor):
     assert metric(server, "stance_model_loads_total", outcome="loaded") == 2  # one per worker
 
 
+@pytest.mark.server
 def test_each_run_starts_with_empty_metrics_and_cleans_up(model_dir, tmp_path):
     folder = tmp_path / "metrics"
     folder.mkdir()

@@ -12,9 +12,8 @@ from service.app import create_app
 from service.headers import CONTENT_SECURITY_POLICY
 from service.logs import JsonFormatter
 
-from .test_api import assert_problem
+from .helpers import WARNING, assert_problem
 
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
 SECRET_TEXT = "Zanzibar will regret the quartz embargo."
 
 

@@ -13,16 +13,14 @@ import pytest
 import requests
 
 from model import ArtifactError, Predictor
-from model.artifact import MODEL_FILE, current_version, write_atomically
-from model.versions import history, list_versions, promote, prune, rollback
+from model.artifact import MODEL_FILE, current_version
+from model.atomic import write_atomically
+from model.versions import compared_with, history, list_versions, promote, prune, rollback
 from service.app import create_app
 from service.cli import main
 from training.train import train
 
-from .conftest import DATA, TEST_DATA, start_gunicorn, stop
-from .test_api import assert_problem
-
-TEXT = "Beijing warned that the arms sale would seriously damage relations."
+from .helpers import DATA, TEST_DATA, WARNING, assert_problem, start_gunicorn, stop
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +72,16 @@ def test_promote_and_rollback(two_versions):
         rollback(model_dir) if rollback(model_dir) == first else None
 
 
+def test_a_version_is_compared_with_the_current_one_or_the_one_it_replaced(two_versions):
+    model_dir, first, second = two_versions
+    assert compared_with(model_dir, first).version == second  # second is current
+    assert compared_with(model_dir, second).version == first  # it replaced first
+    report = json.loads((model_dir / second / "report" / "report.json").read_text())
+    assert report["deployed"]["model_version"] == first  # what training compared it with
+    shutil.rmtree(model_dir / first)  # pruned: nothing left to compare with
+    assert compared_with(model_dir, second) is None
+
+
 def test_promote_refuses_an_unknown_or_tampered_version(two_versions):
     model_dir, first, second = two_versions
     with pytest.raises(ArtifactError, match="no model version"):
@@ -85,6 +93,7 @@ def test_promote_refuses_an_unknown_or_tampered_version(two_versions):
     assert current_version(model_dir) == second
 
 
+@pytest.mark.slow
 def test_prune_keeps_the_newest_and_the_current(two_versions, small_data):
     model_dir, first, second = two_versions
     third = train(small_data / "a.csv", TEST_DATA, model_dir, search=False, keep=10)[1]["version"]
@@ -95,6 +104,7 @@ def test_prune_keeps_the_newest_and_the_current(two_versions, small_data):
     assert {first, third} <= kept
 
 
+@pytest.mark.slow
 def test_training_keeps_a_configurable_number_of_versions(small_data, tmp_path):
     model_dir = tmp_path / "artifacts"
     for _ in range(3):
@@ -130,7 +140,7 @@ def test_a_promoted_version_is_picked_up_without_a_restart(two_versions):
     client = hot_app(model_dir).test_client()
     assert client.get("/readyz").get_json()["model_version"] == second
     promote(model_dir, first)
-    response = client.post("/v1/predict", json={"text": TEXT})
+    response = client.post("/v1/predict", json={"text": WARNING})
     assert response.get_json()["model_version"] == first
     assert response.headers["X-Model-Version"] == first
 
@@ -141,7 +151,7 @@ def test_a_tampered_version_is_refused_and_the_old_one_keeps_serving(two_version
     with open(model_dir / first / MODEL_FILE, "ab") as handle:
         handle.write(b"tampered")
     write_atomically(model_dir / "CURRENT", first + "\n")  # as if tampered after promotion
-    response = client.post("/v1/predict", json={"text": TEXT})
+    response = client.post("/v1/predict", json={"text": WARNING})
     assert response.status_code == 200
     assert response.get_json()["model_version"] == second
     assert client.get("/readyz").get_json()["model_version"] == second
@@ -172,9 +182,10 @@ def test_admin_reload_refuses_a_broken_model(two_versions):
     write_atomically(model_dir / "CURRENT", first + "\n")
     refused = client.post("/v1/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert_problem(refused, 409, "still serving " + second, "checksum")
-    assert client.post("/v1/predict", json={"text": TEXT}).get_json()["model_version"] == second
+    assert client.post("/v1/predict", json={"text": WARNING}).get_json()["model_version"] == second
 
 
+@pytest.mark.server
 def test_sighup_makes_gunicorn_serve_the_new_current_version(two_versions):
     model_dir, first, second = two_versions
     process, base = start_gunicorn(model_dir, model_dir.parent, MODEL_CHECK_SECONDS="3600")
@@ -200,6 +211,8 @@ def test_sighup_makes_gunicorn_serve_the_new_current_version(two_versions):
         stop(process)
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_swapping_versions_under_load_fails_no_request(two_versions):
     model_dir, first, second = two_versions
     process, base = start_gunicorn(model_dir, model_dir.parent, MODEL_CHECK_SECONDS="0")
@@ -209,7 +222,7 @@ def test_swapping_versions_under_load_fails_no_request(two_versions):
     def client() -> None:
         with requests.Session() as session:
             while not finished.is_set():
-                response = session.post(f"{base}/v1/predict", json={"text": TEXT}, timeout=10)
+                response = session.post(f"{base}/v1/predict", json={"text": WARNING}, timeout=10)
                 body = response.json()
                 answers.append(
                     (
@@ -237,6 +250,7 @@ def test_swapping_versions_under_load_fails_no_request(two_versions):
     assert all(body == header for _, body, header in answers)
 
 
+@pytest.mark.slow
 def test_training_is_reproducible(small_data, tmp_path):
     texts = pd.read_csv(TEST_DATA, dtype=str, keep_default_na=False)["text"].head(200).tolist()
     runs = []
@@ -249,8 +263,8 @@ def test_training_is_reproducible(small_data, tmp_path):
 def test_a_copied_model_directory_serves_the_same_answers(two_versions, tmp_path):
     model_dir, _, _ = two_versions
     shutil.copytree(model_dir, tmp_path / "copy")
-    a = Predictor.load_current(model_dir).probabilities([TEXT])
-    b = Predictor.load_current(tmp_path / "copy").probabilities([TEXT])
+    a = Predictor.load_current(model_dir).probabilities([WARNING])
+    b = Predictor.load_current(tmp_path / "copy").probabilities([WARNING])
     np.testing.assert_array_equal(a, b)
 
 
@@ -274,9 +288,10 @@ def train_with_feedback(runner, data, db, model_dir):
     )
 
 
+@pytest.mark.slow
 def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runner):
-    from training.data import load_corpus
-    from training.feedback import FeedbackStore
+    from model.feedback_store import FeedbackStore
+    from training.data import load_corpus, read_feedback
 
     corpus = pd.read_csv(small_data / "a.csv", dtype=str, keep_default_na=False)
     corrected = corpus.iloc[0]
@@ -285,8 +300,7 @@ def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runne
     with FeedbackStore(db) as store:
         store.add(corrected["text"], new_label, note="relabelled", model_version="v1")
         store.add("Moscow vowed an asymmetric answer to the deployment.", "warning")
-        corrections = store.as_training_frame()
-    train_frame, _ = load_corpus(small_data / "a.csv", TEST_DATA, corrections)
+    train_frame, _ = load_corpus(small_data / "a.csv", TEST_DATA, read_feedback(db))
     assert len(train_frame) == len(corpus) + 1  # one replaced, one added
     rows = train_frame[train_frame["text"] == corrected["text"]]
     assert rows["label"].tolist() == [new_label]
@@ -301,7 +315,7 @@ def test_training_with_feedback_adds_the_corrections(small_data, tmp_path, runne
 
 
 def test_feedback_that_leaks_the_test_set_is_refused(small_data, tmp_path, runner):
-    from training.feedback import FeedbackStore
+    from model.feedback_store import FeedbackStore
 
     held_out = pd.read_csv(TEST_DATA, dtype=str, keep_default_na=False).iloc[0]
     db = tmp_path / "feedback.sqlite3"
@@ -312,6 +326,7 @@ def test_feedback_that_leaks_the_test_set_is_refused(small_data, tmp_path, runne
     assert "the same statement in both files" in result.output
 
 
+@pytest.mark.slow
 def test_a_calibrated_model_predicts_and_explains(small_data, tmp_path):
     version_dir, metadata = train(
         small_data / "a.csv", TEST_DATA, tmp_path / "artifacts", search=False, calibrate=True
@@ -319,10 +334,10 @@ def test_a_calibrated_model_predicts_and_explains(small_data, tmp_path):
     assert metadata["params"]["calibration"] == "sigmoid"
     predictor = Predictor.load(version_dir)
     assert predictor.model is not predictor.pipeline  # probabilities come from the wrapper
-    [prediction] = predictor.predict([TEXT], explain=True)
+    [prediction] = predictor.predict([WARNING], explain=True)
     assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
     np.testing.assert_allclose(
-        list(prediction.probabilities.values()), predictor.model.predict_proba([TEXT])[0]
+        list(prediction.probabilities.values()), predictor.model.predict_proba([WARNING])[0]
     )
     explanation = prediction.explanation
     weights = sum(t.weight for t in (*explanation.toward, *explanation.against))

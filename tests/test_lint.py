@@ -2,7 +2,7 @@
 
 import subprocess
 
-from .conftest import BIN, ROOT
+from .helpers import BIN, ROOT
 
 
 def test_ruff_check_is_clean():

@@ -24,7 +24,7 @@ from training.report import (
     write_report,
 )
 
-from .conftest import DATA, TEST_DATA
+from .helpers import DATA, HELD_OUT, TEST_DATA
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -281,8 +281,6 @@ def test_calibration_study_runs_on_a_small_corpus(write_csv, capsys):
 
 def test_each_held_out_file_and_register_is_scored_on_its_own(predictor, tmp_path):
     from training.data import HELD_OUT_FILE, load_corpus
-
-    from .conftest import HELD_OUT
 
     _, frame = load_corpus(DATA, list(HELD_OUT))
     report = write_report(predictor, frame, tmp_path)

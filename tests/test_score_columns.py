@@ -122,7 +122,7 @@ def test_a_labelled_file_gets_the_predictions_beside_its_labels(
 ):
     from training.data import read_labelled
 
-    from .conftest import TEST_DATA
+    from .helpers import TEST_DATA
 
     labelled = read_labelled(TEST_DATA).head(40)
     source = tmp_path / "labelled.csv"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from .conftest import start_gunicorn, stop
+from .helpers import start_gunicorn, stop
 
 SLOW_CONNECTIONS = 8
 ATTACK_SECONDS = 30.0
@@ -34,6 +34,7 @@ def trickle(base: str, deadline: float, started: threading.Barrier, errors: list
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_normal_requests_answer_within_a_second_while_slow_clients_trickle(model_dir, tmp_path):
     process, base = start_gunicorn(model_dir, tmp_path, workers=2)
     deadline = time.monotonic() + ATTACK_SECONDS

@@ -12,7 +12,7 @@ from service.cli import main
 from service.timeline import aggregate, choose_dyads, draw
 from training.data import read_labelled
 
-from .conftest import NEWS_TEST_DATA, TEST_DATA
+from .helpers import NEWS_TEST_DATA, TEST_DATA
 
 MONTHS = [f"2024-{m:02d}-{d:02d}" for m in range(1, 13) for d in (3, 17)]
 

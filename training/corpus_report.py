@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.features import ACTORS_FILE
+from model.features import ACTORS_FILE, actor_pattern
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from training.data import near_duplicates, read_labelled
 from training.registers import opening, register_masks, spelling
@@ -50,13 +50,6 @@ def load_actors(path: Path = ACTORS_FILE) -> pd.DataFrame:
     return actors
 
 
-@cache
-def any_actor_regex(path: Path = ACTORS_FILE) -> re.Pattern[str]:
-    """Return one regex matching any actor's alias, tried only where a word starts."""
-    alternatives = "|".join(f"(?:{p})" for p in load_actors(path)["pattern"])
-    return re.compile(rf"(?<!\w)(?=\w)(?:{alternatives})(?!\w)")
-
-
 def actor_of(alias: str, actors: pd.DataFrame) -> str:
     """Return the first listed actor whose pattern matches the whole alias."""
     matching = actors["actor"][[bool(regex.fullmatch(alias)) for regex in actors["regex"]]]
@@ -66,10 +59,11 @@ def actor_of(alias: str, actors: pd.DataFrame) -> str:
 def actor_mentions(texts: pd.Series, path: Path = ACTORS_FILE) -> pd.DataFrame:
     """Return a boolean frame: one row per text, one column per actor, True where it is named."""
     actors = load_actors(path)
-    # One scan per text with every alias at once: a scan per actor and text is ten times slower.
-    # The scan reads left to right and each alias consumes its words, so "Organization of
-    # American States" counts for the OAS and not also for the United States.
-    found = texts.reset_index(drop=True).str.findall(any_actor_regex(path)).explode().dropna()
+    # One scan per text with the gazetteer's one expression (the model masks with the same): a
+    # scan per actor and text is ten times slower. The scan reads left to right, longest name
+    # first, and each name consumes its words, so "Organization of American States" counts for
+    # the OAS and not also for the United States.
+    found = texts.reset_index(drop=True).str.findall(actor_pattern(path)).explode().dropna()
     owner = {alias: actor_of(alias, actors) for alias in found.unique()}
     column_of = {name: k for k, name in enumerate(actors["actor"])}
     rows = found.index.to_numpy(dtype=int)

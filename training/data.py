@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 
+from model.feedback_store import FeedbackStore
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 
 # Two statements whose word sets have at least this cosine similarity are near-duplicates:
@@ -124,11 +125,20 @@ def near_duplicates(first: pd.Series, second: pd.Series | None = None) -> list[N
     return sorted(pairs, key=lambda pair: -pair.similarity)
 
 
-def with_corrections(train: pd.DataFrame, corrections: pd.DataFrame) -> pd.DataFrame:
-    """Return train with corrections added; a correction replaces the statement it corrects."""
-    corrected = set(corrections[TEXT_COLUMN].map(normalise))
+def read_feedback(db_path: Path) -> pd.DataFrame:
+    """Return the feedback store's text,label rows to train on; for one text, the latest wins."""
+    with FeedbackStore(db_path) as store:
+        frame = pd.DataFrame(store.texts_and_labels(), columns=[TEXT_COLUMN, LABEL_COLUMN])
+    # Same key as the corpus's duplicate check, so the result never trips it.
+    keys = frame[TEXT_COLUMN].map(lambda text: normalise(text) or text)
+    return frame[~keys.duplicated(keep="last")].reset_index(drop=True)
+
+
+def with_feedback(train: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """Return train with feedback rows added; each replaces the statement it corrects."""
+    corrected = set(feedback[TEXT_COLUMN].map(normalise))
     kept = train[~train[TEXT_COLUMN].map(normalise).isin(corrected)]
-    return pd.concat([kept, corrections[[TEXT_COLUMN, LABEL_COLUMN]]], ignore_index=True)
+    return pd.concat([kept, feedback[[TEXT_COLUMN, LABEL_COLUMN]]], ignore_index=True)
 
 
 # The column of a held-out frame that names the file each statement came from.
@@ -138,14 +148,14 @@ HELD_OUT_FILE = "file"
 def load_corpus(
     train_path: Path,
     test_paths: Sequence[Path] | Path,
-    corrections: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate the training and held-out files; raise DataError listing all problems.
 
     The held-out frame has a HELD_OUT_FILE column, so each held-out file can be scored on its own
-    (data/news_test.csv stands in for real news, data/test.csv for the rest). corrections (users'
-    feedback, text,label) go through the same checks, and are added to the training data,
-    replacing the statements they correct.
+    (data/news_test.csv stands in for real news, data/test.csv for the rest). feedback (users'
+    corrections, text,label: read_feedback) goes through the same checks, and is added to the
+    training data, replacing the statements it corrects.
     """
     test_paths = [test_paths] if isinstance(test_paths, Path) else list(test_paths)
     train = read_labelled(train_path)
@@ -155,9 +165,9 @@ def load_corpus(
         test = read_labelled(path)
         problems += problems_in(test, path.name)
         tests.append(test.assign(**{HELD_OUT_FILE: path.name}))
-    if corrections is not None and not corrections.empty:
-        problems += problems_in(corrections.reset_index(drop=True), "feedback")
-        train = with_corrections(train, corrections)
+    if feedback is not None and not feedback.empty:
+        problems += problems_in(feedback.reset_index(drop=True), "feedback")
+        train = with_feedback(train, feedback)
     for path, test in zip(test_paths, tests, strict=True):
         problems += overlap_problems(train, train_path.name, test, path.name)
     for i, (first_path, first) in enumerate(zip(test_paths, tests, strict=True)):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,7 +19,7 @@ from matplotlib.figure import Figure
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import log_loss
 
-from model.artifact import write_atomically
+from model.atomic import write_atomically
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import base_pipeline
 from model.predict import Predictor, decide
@@ -303,144 +304,43 @@ def _cell(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _number(value: float | None, digits: int = 3) -> str:
+def _fixed(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+# The Markdown is a template shipped with the package: training/templates/report.md.j2.
+# StrictUndefined: a key the template names but the report lacks is an error, not a blank.
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("training", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TEMPLATES.filters.update(cell=_cell, fixed=_fixed, signed=lambda value: f"{value:+.3f}")
+
+
 def _markdown(report: dict[str, Any]) -> str:
-    per_class = report["per_class"]
-    counts = report["label_counts"]
-    calibration = report["calibration"]
-    lines = [
-        f"# Evaluation report: model `{report['model_version']}`",
-        "",
-        f"Evaluated on {report['n']} held-out statements "
-        f"({', '.join(f'{counts[label]} {label}' for label in LABELS)}).",
-        "",
-        f"- **Accuracy** {report['accuracy']:.3f}",
-        f"- **Macro-F1** {report['macro_f1']:.3f}",
-        f"- **Expected calibration error** {calibration['ece']:.3f} "
-        f"(log-loss {calibration['log_loss']:.3f})",
-        "",
-        "## By held-out file and by register",
-        "",
-        "A statement can read as several registers; macro-F1 over few statements is noisy.",
-        "",
-        "| slice | kind | statements | accuracy | macro-F1 |",
-        "| --- | --- | ---: | ---: | ---: |",
-        *(
-            f"| {row['name']} | {row['kind']} | {row['support']} | "
-            f"{_number(row['accuracy'])} | {_number(row['macro_f1'])} |"
-            for row in report["slices"]
-        ),
-        "",
-        "## Compared with",
-        "",
-        "| model | version | accuracy | macro-F1 | ECE | log-loss |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for row in report["comparison"]:
-        lines.append(
-            f"| {_cell(row['name'])} | {row['model_version'] or '—'} | {row['accuracy']:.3f} "
-            f"| {row['macro_f1']:.3f} | {row['ece']:.3f} | {_number(row['log_loss'])} |"
-        )
-    lines.append("")
-    deployed = report["deployed"]
-    if deployed is None:
-        lines.append("No deployed version was given to compare with.")
-    else:
-        lines.append(
-            f"The deployed version `{deployed['model_version']}` and this one disagree on "
-            f"{deployed['disagreements']} of {report['n']} statements. Against it, this version "
-            f"changes macro-F1 by {report['macro_f1'] - deployed['macro_f1']:+.3f} (higher is "
-            f"better) and ECE by {calibration['ece'] - deployed['ece']:+.3f} (lower is better)."
-        )
-    baseline = report["baseline"]
-    if baseline is None:
-        lines.append("")
-        lines.append("No baseline: no training labels were given to fit it on.")
-    else:
-        lines += [
-            "",
-            f"The baseline always answers the most frequent label among the "
-            f"{baseline['fitted_on_labels']} training labels; it never sees the held-out labels. "
-            "Its log-loss is unbounded, since it puts probability 1 on one label.",
-        ]
-    lines += [
-        "",
-        "## Per class",
-        "",
-        "| label | precision | recall | F1 | support |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for label in LABELS:
-        row = per_class[label]
-        lines.append(
-            f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} "
-            f"| {row['support']} |"
-        )
     matrix = np.asarray(report["confusion_matrix"]["rows_true_columns_predicted"])
     off_diagonal = matrix - np.diag(np.diag(matrix))
     true_index, predicted_index = np.unravel_index(off_diagonal.argmax(), matrix.shape)
-    lines += [
-        "",
-        f"![Precision, recall and F1 per label]({report['figures']['per_class']})",
-        "",
-        "## Confusion matrix",
-        "",
-        f"![Confusion matrix: rows are true labels, columns predicted labels]"
-        f"({report['figures']['confusion_matrix']})",
-        "",
-        "Rows are the true labels, columns the model's calls. The most common mistake is a "
-        f"{LABELS[true_index]} statement called {LABELS[predicted_index]} "
-        f"({off_diagonal[true_index, predicted_index]} statements).",
-        "",
-        "## Calibration",
-        "",
-        f"![Reliability diagram]({report['figures']['reliability']})",
-        "",
-        f"ECE is **{calibration['ece']:.3f}**. On average the model's confidence is "
-        f"{abs(calibration['overconfidence']) * 100:.1f} points "
-        f"{'above' if calibration['overconfidence'] >= 0 else 'below'} its accuracy "
-        f"({'overconfident' if calibration['overconfidence'] >= 0 else 'underconfident'}).",
-        "",
-        f"{calibration['definition']}",
-        "",
-        "## What the model looks at",
-        "",
-        f"The {TOP_TERMS} terms with the largest logistic regression weights for each label: "
-        "the words and word pairs whose presence pushes a statement hardest toward that label.",
-        "",
-        "| # | " + " | ".join(LABELS) + " |",
-        "| ---: | " + " | ".join("---" for _ in LABELS) + " |",
-    ]
     terms = report["top_terms"]
-    for rank in range(max(len(terms[label]) for label in LABELS)):
-        cells = [
-            f"{_cell(terms[label][rank]['term'])} ({terms[label][rank]['weight']:.2f})"
-            if rank < len(terms[label])
-            else ""
-            for label in LABELS
-        ]
-        lines.append(f"| {rank + 1} | " + " | ".join(cells) + " |")
-    wrong = report["confidently_wrong"]
-    lines += ["", "## Most confidently wrong", ""]
-    if not wrong:
-        lines.append("The model got every statement right.")
-    else:
-        lines += [
-            f"The {len(wrong)} mistakes the model was surest of: candidates for a labelling "
-            "error as much as for a model error.",
-            "",
-            "| # | statement | true | predicted | confidence |",
-            "| ---: | --- | --- | --- | ---: |",
-        ]
-        for rank, row in enumerate(wrong, start=1):
-            lines.append(
-                f"| {rank} | {_cell(row['text'])} | {row['true_label']} "
-                f"| {row['predicted_label']} | {row['confidence']:.2f} |"
-            )
-    return "\n".join(lines) + "\n"
+    ranks = max(len(terms[label]) for label in LABELS)
+    return TEMPLATES.get_template("report.md.j2").render(
+        **report,
+        labels=LABELS,
+        terms_per_label=TOP_TERMS,
+        # One row per rank, one cell per label; a label with fewer terms leaves its cell empty.
+        term_rows=[
+            [terms[label][rank] if rank < len(terms[label]) else None for label in LABELS]
+            for rank in range(ranks)
+        ],
+        common_mistake={
+            "true_label": LABELS[true_index],
+            "predicted_label": LABELS[predicted_index],
+            "statements": int(off_diagonal[true_index, predicted_index]),
+        },
+    )
 
 
 def write_report(

@@ -13,11 +13,11 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from model.artifact import ArtifactError, library_versions, save_artifact
+from model.artifact import library_versions, save_artifact
 from model.labels import LABEL_COLUMN, LABELS, TEXT_COLUMN
 from model.pipeline import CALIBRATE, DEFAULT_PARAMS, RANDOM_STATE, build_pipeline, calibrated
 from model.predict import Predictor
-from model.versions import DEFAULT_KEEP, promote, prune
+from model.versions import DEFAULT_KEEP, compared_with, promote, prune
 from training.data import HELD_OUT_FILE, load_corpus
 from training.metrics import metrics
 from training.report import write_report
@@ -223,10 +223,7 @@ def write_training_report(
     version_dir: Path, model_dir: Path, test_frame: pd.DataFrame, train_labels: pd.Series
 ) -> None:
     """Write the new version's report beside it, compared with the version it will replace."""
-    try:
-        deployed = Predictor.load_current(model_dir)
-    except ArtifactError:
-        deployed = None  # the first model, or the current one no longer loads
+    deployed = compared_with(model_dir, version_dir.name)
     write_report(
         Predictor.load(version_dir), test_frame, version_dir / "report", deployed, train_labels
     )

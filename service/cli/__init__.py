@@ -13,6 +13,7 @@ from service.cli.errors import StanceGroup
 from service.cli.feedback import feedback
 from service.cli.models import data_report, evaluate, models, promote, rollback, train
 from service.cli.options import example
+from service.cli.paths import paths
 from service.cli.predict import analyze, predict
 from service.cli.serve import serve
 
@@ -46,5 +47,6 @@ for command in (
     rollback,
     feedback,
     serve,
+    paths,
 ):
     main.add_command(command)

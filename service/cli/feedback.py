@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
+from model.feedback_store import FeedbackStore
 from service.cli.errors import InputError, StanceGroup, reading, writing
 from service.cli.options import example, feedback_db_option, json_option, output_option
-from training.feedback import FeedbackStore
 
 # Keeps each record on one line; --json and export give the whole text.
 TEXT_PREVIEW_CHARS = 60

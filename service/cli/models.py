@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from model import LABEL_COLUMN, ArtifactError, Predictor
+from model import LABEL_COLUMN, ArtifactError, Predictor, home
 from model.versions import DEFAULT_KEEP, list_versions
 from model.versions import promote as promote_version
 from model.versions import rollback as rollback_version
@@ -19,6 +19,7 @@ from service.cli.options import (
     DEFAULT_NEWS_TEST,
     DEFAULT_REPORTS,
     DEFAULT_TEST,
+    SHOWN,
     example,
     feedback_db_option,
     json_option,
@@ -97,14 +98,12 @@ def train(
     model_dir: Path,
 ) -> None:
     """Validate the data, fit the model, evaluate it, and make it the current version."""
-    from training.data import DataError
-    from training.feedback import FeedbackStore
+    from training.data import DataError, read_feedback
     from training.train import train as train_model
 
     corrections = None
     if with_feedback:
-        with FeedbackStore(db_path) as store:
-            corrections = store.as_training_frame()
+        corrections = read_feedback(db_path)
         click.echo(f"adding {len(corrections)} correction(s) from {db_path}")
     progress = TrainingProgress()
     try:
@@ -144,7 +143,9 @@ def train(
     "--reports",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_REPORTS,
-    show_default=True,
+    show_default=SHOWN[DEFAULT_REPORTS],
+    envvar="STANCE_REPORTS_DIR",
+    show_envvar=True,
     help="Folder for the report; it goes to REPORTS/<version>/.",
 )
 @click.option("--version", help="The stored version to evaluate (default: the current one).")
@@ -248,7 +249,7 @@ def models(as_json: bool, model_dir: Path) -> None:
         click.echo(json.dumps([v.as_dict() for v in versions], indent=2))
         return
     if not versions:
-        raise click.ClickException(f"no model versions in {model_dir}: run `make train`")
+        raise click.ClickException(f"no model versions in {model_dir}: run {home.train_command()}")
     click.echo(f"  {'version':<30}{'trained at':<28}{'CV macro-F1':>12}{'held-out':>10}")
     for v in versions:
         cv = "-" if v.cv_macro_f1 is None else f"{v.cv_macro_f1:.3f}"

@@ -1,26 +1,37 @@
 """The options several commands share: one name, one help text and one default each."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from model import TEXT_COLUMN
-from training.feedback import DEFAULT_DB
+from model import TEXT_COLUMN, home
 
-DEFAULT_MODEL_DIR = Path("artifacts")
-DEFAULT_DATA = Path("data/statements.csv")
-DEFAULT_TEST = Path("data/test.csv")
-DEFAULT_NEWS_TEST = Path("data/news_test.csv")
-# Held out from training: our own test statements, and news-wire copy standing in for real news.
-DEFAULT_HELD_OUT = (DEFAULT_TEST, DEFAULT_NEWS_TEST)
-DEFAULT_REPORTS = Path("reports")
+# Paths are asked of model.home when a command runs, not at import: a checkout keeps ./artifacts,
+# ./reports and data/; elsewhere they are Stance's home and the corpus the package ships.
+DEFAULT_MODEL_DIR = home.model_dir
+DEFAULT_DATA = home.training_data
+DEFAULT_TEST = home.test_data
+DEFAULT_NEWS_TEST = home.news_test_data
+DEFAULT_HELD_OUT = home.held_out_data
+DEFAULT_REPORTS = home.reports_dir
 DEFAULT_DATE_COLUMN = "date"
+OUTSIDE = "outside a checkout: "
+SHOWN = {
+    DEFAULT_MODEL_DIR: f"artifacts; {OUTSIDE}$STANCE_HOME/artifacts",
+    DEFAULT_REPORTS: f"reports; {OUTSIDE}$STANCE_HOME/reports",
+    DEFAULT_DATA: f"data/statements.csv; {OUTSIDE}the packaged copy",
+    DEFAULT_TEST: f"data/test.csv; {OUTSIDE}the packaged copy",
+    DEFAULT_NEWS_TEST: f"data/news_test.csv; {OUTSIDE}the packaged copy",
+    DEFAULT_HELD_OUT: f"data/test.csv data/news_test.csv; {OUTSIDE}the packaged copies",
+}
 
 model_dir_option = click.option(
     "--model-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_MODEL_DIR,
-    show_default=True,
+    show_default=SHOWN[DEFAULT_MODEL_DIR],
     envvar="STANCE_MODEL_DIR",
     show_envvar=True,
     help="Where trained model versions live.",
@@ -32,21 +43,21 @@ feedback_db_option = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_DB,
-    show_default=True,
+    default=home.feedback_db,
+    show_default=f"feedback.sqlite3; {OUTSIDE}$STANCE_HOME/feedback.sqlite3",
     envvar="STANCE_FEEDBACK_DB",
     show_envvar=True,
     help="The SQLite file that holds users' corrections (the service's FEEDBACK_DB).",
 )
 
 
-def labelled_file_option(name: str, default: Path | tuple[Path, ...], help: str, **kwargs):
+def labelled_file_option(name: str, default: Callable[[], Any], help: str, **kwargs):
     """An option naming a labelled CSV file (text,label); multiple=True for several."""
     return click.option(
         name,
         type=click.Path(dir_okay=False, path_type=Path),
         default=default,
-        show_default=True,
+        show_default=SHOWN[default],
         help=help,
         **kwargs,
     )

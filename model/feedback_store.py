@@ -1,4 +1,8 @@
-"""Store users' corrections of the model's calls in SQLite, so training can fold them in.
+"""The feedback store: users' corrections of the model's calls, in one SQLite file.
+
+The service writes it (POST /v1/feedback), the CLI lists and exports it, and training reads it
+(training.data.read_feedback). It lives in the model package, which both sides may import, and
+needs neither Flask nor pandas.
 
 One SQLite file, written by every gunicorn worker at once. What keeps rows from being lost:
 WAL mode (readers never block the writer), a busy timeout (a writer waits for the lock instead of
@@ -18,13 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from model.atomic import atomic_file
+from model.labels import LABELS, LIMITS
 
-from model.artifact import atomic_file
-from model.labels import LABEL_COLUMN, LABELS, LIMITS, TEXT_COLUMN
-from training.data import normalise
-
-DEFAULT_DB = "feedback.sqlite3"
+# Where the store lives by default is model/home.py's (feedback_db()): a checkout, or Stance's home.
 MAX_TEXT_CHARS = LIMITS["max_text_chars"]
 MAX_NOTE_CHARS = LIMITS["max_note_chars"]
 # Seconds a writer waits for another worker's transaction; inserts take milliseconds.
@@ -33,7 +34,7 @@ BUSY_TIMEOUT = 30.0
 FIELDS = ("id", "created_at", "model_version", "text", "label", "note")
 EXPORT_COLUMNS = ("text", "label", "note", "model_version", "created_at")
 
-# Validation lives in Python (_check_correction), not in CHECK constraints, so a change to the
+# Validation lives in Python (check_feedback), not in CHECK constraints, so a change to the
 # label list or the limits needs no migration of existing files.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 
 class FeedbackStore:
-    """Corrections in one SQLite file: add, list, export, and a frame to train on."""
+    """Corrections in one SQLite file: add, list, export, and its size on disk."""
 
     def __init__(self, path: str | os.PathLike[str], timeout: float = BUSY_TIMEOUT):
         self.path = Path(path)
@@ -124,7 +125,7 @@ class FeedbackStore:
         self, text: str, label: str, note: str | None = None, model_version: str | None = None
     ) -> dict[str, Any]:
         """Validate and store one correction; return it as stored, with its id."""
-        _check_correction(text, label, note, model_version)
+        check_feedback(text, label, note, model_version)
         if note is not None and not note.strip():
             note = None
         created_at = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -144,6 +145,17 @@ class FeedbackStore:
             "label": label,
             "note": note,
         }
+
+    def size_bytes(self) -> int:
+        """Return the bytes the store takes on disk, with its write-ahead log."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(file.stat().st_size for file in files if file.exists())
+
+    def texts_and_labels(self) -> list[tuple[str, str]]:
+        """Return every correction's text and label, oldest first."""
+        query = "SELECT text, label FROM feedback ORDER BY id"
+        with closing(self._connect().execute(query)) as cursor:
+            return cursor.fetchall()
 
     def list(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Return stored corrections, newest first, at most limit of them."""
@@ -172,18 +184,8 @@ class FeedbackStore:
                     count += 1
         return count
 
-    def as_training_frame(self) -> pd.DataFrame:
-        """Return text,label rows to train on; of corrections to the same text, the latest wins."""
-        frame = pd.read_sql_query(
-            "SELECT text, label FROM feedback ORDER BY id", self._connect(), dtype=str
-        ).rename(columns={"text": TEXT_COLUMN, "label": LABEL_COLUMN})
-        # Same key as the corpus's duplicate check, so the result never trips it.
-        keys = frame[TEXT_COLUMN].map(lambda text: normalise(text) or text)
-        latest = frame[~keys.duplicated(keep="last")]
-        return latest.reset_index(drop=True)
 
-
-def _check_correction(text: Any, label: Any, note: Any, model_version: Any) -> None:
+def check_feedback(text: Any, label: Any, note: Any, model_version: Any) -> None:
     if not isinstance(text, str):
         raise ValueError(f"text must be a string, not {type(text).__name__}")
     if not text.strip():

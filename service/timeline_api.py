@@ -1,0 +1,117 @@
+"""POST /v1/timeline: tone per dyad and period for rows of a scored file, as `stance timeline`.
+
+The page sends the rows of a scored CSV it was given; the counting and the tone are
+service/timeline.py's, so the page and the command line cannot disagree.
+"""
+
+import math
+from typing import Any
+
+import pandas as pd
+from flask import Blueprint, current_app, jsonify
+from werkzeug.exceptions import UnprocessableEntity
+
+from model.labels import LABELS
+from service.api import json_type, read_json_object
+from service.timeline import (
+    DEFAULT_TOP,
+    FREQUENCIES,
+    PROBABILITY_COLUMNS,
+    TimelineError,
+    aggregate_chunks,
+    choose_dyads,
+    columns_needed,
+)
+
+timeline_api = Blueprint("timeline_api", __name__)
+
+DATE_COLUMN = "date"
+DEFAULT_BY = ("speaker", "target")
+
+
+def rows_from(body: dict[str, Any], columns: list[str]) -> pd.DataFrame:
+    """Return the rows as a frame of strings, as a scored CSV reads; 422 names a bad cell."""
+    rows = body.get("rows")
+    if not isinstance(rows, list):
+        raise UnprocessableEntity(
+            f'Send the scored rows as "rows": [{{"{DATE_COLUMN}": "...", ...}}], '
+            f"not a {json_type(rows)}."
+        )
+    limit = current_app.config["MAX_TIMELINE_ROWS"]
+    if not rows:
+        raise UnprocessableEntity('"rows" is empty: send at least one scored row.')
+    if len(rows) > limit:
+        raise UnprocessableEntity(
+            f'"rows" has {len(rows)} rows; at most {limit} are allowed per request '
+            "(`stance timeline` reads files of any size)."
+        )
+    cells: dict[str, list[str]] = {column: [] for column in columns}
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise UnprocessableEntity(f"rows[{index}] must be an object, not a {json_type(row)}.")
+        for column in columns:
+            if column not in row:
+                raise UnprocessableEntity(f'rows[{index}] has no "{column}".')
+            cells[column].append(cell(row[column], f"rows[{index}].{column}"))
+        if row["label"] in LABELS:
+            for column in PROBABILITY_COLUMNS:
+                probability(cells[column][-1], f"rows[{index}].{column}")
+    return pd.DataFrame(cells, dtype=str)
+
+
+def cell(value: Any, name: str) -> str:
+    """A cell as the CSV reader sees it: text, a number's text, or empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    raise UnprocessableEntity(f"{name} must be a string or a number, not a {json_type(value)}.")
+
+
+def probability(text: str, name: str) -> None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UnprocessableEntity(f"{name} must be a probability, not {text!r}.") from None
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise UnprocessableEntity(f"{name} must be between 0 and 1, not {text}.")
+
+
+def by_from(body: dict[str, Any]) -> list[str]:
+    by = body.get("by", list(DEFAULT_BY))
+    if not (isinstance(by, list) and by and all(isinstance(c, str) and c for c in by)):
+        raise UnprocessableEntity('"by" must be an array of column names, such as ["speaker"].')
+    reserved = {DATE_COLUMN, "label", *PROBABILITY_COLUMNS}
+    if len(set(by)) != len(by) or reserved & set(by):
+        raise UnprocessableEntity(f'"by" must name distinct actor columns, not {", ".join(by)}.')
+    return by
+
+
+@timeline_api.post("/v1/timeline")
+def timeline():
+    body = read_json_object()
+    freq = body.get("freq", "M")
+    if freq not in FREQUENCIES:
+        raise UnprocessableEntity(f'"freq" must be one of {", ".join(FREQUENCIES)}, not {freq!r}.')
+    by = by_from(body)
+    frame = rows_from(body, columns_needed(by, DATE_COLUMN))
+    try:
+        table, summary = aggregate_chunks([frame], by, freq, DATE_COLUMN, "rows")
+    except TimelineError as error:
+        raise UnprocessableEntity(f"{error}.") from None
+    return jsonify(
+        freq=freq,
+        by=by,
+        # What `stance timeline` draws by default: the dyads with the most statements.
+        dyads=choose_dyads(table, None, DEFAULT_TOP),
+        periods=table.to_dict(orient="records"),
+        summary={
+            "rows": summary.rows,
+            "used": summary.used,
+            "no_date": summary.no_date,
+            "no_actor": summary.no_actor,
+            "unscored": summary.unscored,
+        },
+    )
