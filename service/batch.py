@@ -90,7 +90,8 @@ class ColumnSpec:
 
     @property
     def added(self) -> tuple[str, ...]:
-        return tuple(self.prefix + c for c in OUTPUT_COLUMNS + (ACTOR_COLUMNS * self.actors))
+        names = OUTPUT_COLUMNS + (ACTOR_COLUMNS if self.actors else ())
+        return tuple(self.prefix + name for name in names)
 
     @property
     def label(self) -> str:
