@@ -108,11 +108,11 @@ def test_a_missing_date_or_source_column_is_exit_2_naming_it(
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_actors_refuse_an_input_that_has_their_columns(runner, write_csv, tmp_path):
-    source = write_csv("in.csv", [["text", "speaker"], [SEED, "someone"]])
+def test_actors_refuse_an_input_that_has_their_prefixed_columns_too(runner, write_csv, tmp_path):
+    source = write_csv("in.csv", [["text", "speaker", "pred_speaker"], [SEED, "someone", "x"]])
     result = score(runner, source, tmp_path / "out.csv", "--actors")
     assert result.exit_code == 2
-    assert "already has output column(s) speaker" in result.output
+    assert "already has output column(s) pred_speaker" in result.output
     assert not (tmp_path / "out.csv").exists()
 
 
