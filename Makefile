@@ -53,7 +53,7 @@ evaluate: train ## Print and save the metrics on data/test.csv (reports/<version
 
 # Every other gunicorn setting (threaded workers, JSON logs, metrics folder) is in service/server.py.
 serve: train ## Serve the API with gunicorn on HOST:PORT (default 127.0.0.1:8000), WORKERS workers
-	$(BIN)/gunicorn --config python:service.server --workers $(WORKERS) --bind $(HOST):$(PORT)
+	$(STANCE) serve --host "$(HOST)" --port "$(PORT)" --workers "$(WORKERS)"
 
 score: train ## Score a file (CSV, .jsonl, .parquet): make score IN=in.csv OUT=out.csv [COLUMN=text]
 	@test -n "$$IN" -a -n "$$OUT" || { echo "usage: make score IN=file.csv OUT=scored.csv"; exit 2; }

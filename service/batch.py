@@ -19,7 +19,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -39,6 +39,9 @@ CHUNK_ROWS = 50_000
 OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
 # Added after OUTPUT_COLUMNS with --actors: the statement's speaker and target ids.
 ACTOR_COLUMNS = ("speaker", "target")
+# The added columns' names when the input already has some of them: a labelled file keeps its
+# own label column, and the model's call goes beside it as pred_label.
+PREDICTION_PREFIX = "pred_"
 STDIO = "-"
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -57,14 +60,18 @@ class ScoreSummary:
     empty: int = 0
     seconds: float = 0.0
     counts: Counter = field(default_factory=Counter)
+    prefix: str = ""  # of the added columns, when the input had their names (ColumnSpec)
 
     def line(self) -> str:
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
         per_label = ", ".join(f"{label} {self.counts[label]}" for label in LABELS)
-        return (
+        line = (
             f"scored {self.rows} rows in {self.seconds:.1f} s ({rate:,.0f} rows/s): "
             f"{per_label}; {self.empty} empty"
         )
+        if self.prefix:
+            line += f"; written as {self.prefix}label, ... (the input has those names)"
+        return line
 
 
 @dataclass(frozen=True)
@@ -79,13 +86,23 @@ class ColumnSpec:
     date: str | None = None
     source: str | None = None
     actors: bool = False
+    prefix: str = ""  # of the added columns' names; see for_input
 
     @property
     def added(self) -> tuple[str, ...]:
-        return OUTPUT_COLUMNS + (ACTOR_COLUMNS if self.actors else ())
+        names = OUTPUT_COLUMNS + (ACTOR_COLUMNS if self.actors else ())
+        return tuple(self.prefix + name for name in names)
 
-    def check(self, columns: list[str]) -> None:
-        """Refuse an input that lacks a named column or already has an added one."""
+    @property
+    def label(self) -> str:
+        return self.prefix + OUTPUT_COLUMNS[0]
+
+    def for_input(self, columns: list[str]) -> "ColumnSpec":
+        """Return the spec that scores an input with these columns, or refuse the input.
+
+        The named columns must be there. When the input already has an added column (a
+        labelled file has `label`), every added column gets PREDICTION_PREFIX.
+        """
         named = {"text": self.text, "date": self.date, "source": self.source}
         for option, column in named.items():
             if column is not None and column not in columns:
@@ -93,16 +110,20 @@ class ColumnSpec:
                     f"no column {column!r} in the input; its columns are: {', '.join(columns)} "
                     f"(choose one with --{option}-column)"
                 )
-        clashing = [c for c in self.added if c in columns]
+        if not set(self.added) & set(columns):
+            return self
+        prefixed = replace(self, prefix=PREDICTION_PREFIX)
+        clashing = [c for c in prefixed.added if c in columns]
         if clashing:
             raise ScoreError(
                 f"the input already has output column(s) {', '.join(clashing)}: rename them or "
                 f"score the original file"
             )
+        return prefixed
 
     def schema(self, columns: list[str]) -> pa.Schema:
         """The output's schema: every field is text but the confidence and probabilities."""
-        numbers = set(OUTPUT_COLUMNS[1:])
+        numbers = {self.prefix + c for c in OUTPUT_COLUMNS[1:]}
         fields = [*columns, *self.added]
         return pa.schema(
             [pa.field(c, pa.float64() if c in numbers else pa.string()) for c in fields]
@@ -146,15 +167,12 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, spec: ColumnSpec) -> 
         probabilities[has_text] = found
         labels[has_text] = decide(found)
         confidence[has_text] = found.max(axis=1)
-    scored = frame.copy()
-    scored["label"] = labels
-    scored["confidence"] = confidence
-    for i, label in enumerate(LABELS):
-        scored[f"p_{label}"] = probabilities[:, i]
+    added = [labels, confidence, *probabilities.T]
     if spec.actors:
-        dates = frame[spec.date] if spec.date else None
-        for column, values in zip(ACTOR_COLUMNS, _speakers_and_targets(texts, dates), strict=True):
-            scored[column] = values
+        added += _speakers_and_targets(texts, frame[spec.date] if spec.date else None)
+    scored = frame.copy()
+    for column, values in zip(spec.added, added, strict=True):
+        scored[column] = values
     return scored
 
 
@@ -384,12 +402,12 @@ class _Scored:
 def _score_chunk(
     predictor: Predictor, spec: ColumnSpec, fmt: str, schema: pa.Schema, frame: pd.DataFrame
 ) -> _Scored:
-    return pack(score_frame(predictor, frame, spec), fmt, schema)
+    return pack(score_frame(predictor, frame, spec), fmt, schema, spec.label)
 
 
-def pack(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> _Scored:
+def pack(scored: pd.DataFrame, fmt: str, schema: pa.Schema, label: str = "label") -> _Scored:
     """Format a scored frame for the output and count its labels (both engines, per chunk)."""
-    labels = scored["label"]
+    labels = scored[label]
     return _Scored(
         _format(scored, fmt, schema),
         len(scored),
@@ -586,7 +604,8 @@ def score_file(
     with _reading(source, fmt_in, chunk_rows) as (frames, position):
         first = next(frames)
         columns = list(first.columns)
-        spec.check(columns)
+        spec = spec.for_input(columns)
+        summary.prefix = spec.prefix
         schema = spec.schema(columns)
         job = partial(_score_chunk, predictor, spec, fmt_out, schema)
         name = "stdout" if str(destination) == STDIO else str(destination)

@@ -209,8 +209,8 @@ def _score_partition(frame: pd.DataFrame, model_dir: str, version: str, spec: Co
     return score_frame(_worker_predictor(model_dir, version), frame, spec)
 
 
-def _write_part(scored: pd.DataFrame, path: str, fmt: str, schema: pa.Schema) -> _Scored:
-    packed = pack(scored, fmt, schema)
+def _write_part(scored: pd.DataFrame, path: str, fmt: str, schema: pa.Schema, label: str):
+    packed = pack(scored, fmt, schema, label)
     with open(path, "wb") as handle:
         writer = _Writer(handle, fmt, schema, path)
         writer.write(packed.payload)
@@ -319,7 +319,7 @@ def score_file_dask(
     fmt_out = output_format or ("parquet" if folder else format_of(destination, None, fmt_in))
     started = time.perf_counter()
     frames, columns = _frames(source, fmt_in, block_bytes)
-    spec.check(columns)
+    spec = spec.for_input(columns)
     schema = spec.schema(columns)
     model_dir = Path(model_dir).resolve()
     scored = frames.map_partitions(
@@ -331,20 +331,20 @@ def score_file_dask(
         enforce_metadata=False,
     )
     parts = scored.to_delayed()
-    summary = ScoreSummary()
+    summary = ScoreSummary(prefix=spec.prefix)
     with _client(scheduler, model_dir) as client, contextlib.ExitStack() as stack:
         window = 2 * max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
         if folder:
             temp = stack.enter_context(_atomic_folder(Path(destination.rstrip("/"))))
             tasks = [
                 dask.delayed(_write_part)(
-                    part, str(temp / f"part-{i:05d}.{fmt_out}"), fmt_out, schema
+                    part, str(temp / f"part-{i:05d}.{fmt_out}"), fmt_out, schema, spec.label
                 )
                 for i, part in enumerate(parts)
             ]
             writer = None
         else:
-            tasks = [dask.delayed(pack)(part, fmt_out, schema) for part in parts]
+            tasks = [dask.delayed(pack)(part, fmt_out, schema, spec.label) for part in parts]
             handle = stack.enter_context(_atomic_output(destination))
             name = "stdout" if destination == STDIO else destination
             writer = _Writer(handle, fmt_out, schema, name)

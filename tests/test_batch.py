@@ -90,7 +90,7 @@ def test_header_only_file_gives_header_only_output(predictor, tmp_path):
     ("content", "message"),
     [
         ("id,body\n1,hello\n", "no column 'text' in the input; its columns are: id, body"),
-        ("text,label\nhello,x\n", "already has output column(s) label"),
+        ("text,label,pred_label\nhello,x,y\n", "already has output column(s) pred_label"),
         ("", "empty file"),
         ('text\n"unterminated\n', "not a readable CSV"),
         ("text\nok\nbad,row,here\n", "in.csv row 3: 3 field(s), but the header has 1"),

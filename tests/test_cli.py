@@ -1,18 +1,25 @@
 """The `stance` CLI through click's runner and as a real subprocess."""
 
+import contextlib
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import click
 import pandas as pd
 import pytest
+import requests
 
 from model import LABELS
 from model.artifact import current_version
 from service.cli import main
 
-from .helpers import DATA, ROOT, STANCE, TEST_DATA, WARNING
+from .helpers import DATA, ROOT, STANCE, TEST_DATA, WARNING, free_port
 
 OFFER = "We remain open to dialogue without preconditions."
 
@@ -134,10 +141,8 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
         "PATH": str(Path(sys.executable).parent),
         "PYTHONPATH": str(ROOT),
     }
-    trained = subprocess.run(
+    trained = run_on_a_terminal(
         [*STANCE, "train", "--data", tmp_path / "small.csv", "--test", TEST_DATA],
-        capture_output=True,
-        text=True,
         env=env_free,
         cwd=tmp_path,
     )
@@ -145,6 +150,14 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     version = current_version(tmp_path / "models")
     assert f"trained {version} on 180 statements" in trained.stdout
     assert "cross-validated macro-F1" in trained.stdout
+    # On a terminal, a bar per stage with the time left: the search's fits (3 values of C x 2
+    # of min_df x 5 folds), then the final fit with the time the folds' fits say it takes.
+    shown = trained.stderr
+    assert re.search(r"cross-validation fits: 100%.* 30/30 \[\d\d:\d\d<\d\d:\d\d", shown)
+    assert re.search(r" (?:[1-9]|[12]\d)/30 \[\d\d:\d\d<\d\d:\d\d", shown)  # time left, midway
+    assert re.search(r"fitting on all statements \(about \d+ s\): 100%.* 1/1", shown)
+    for stage in ("checking the data", "evaluating on the held-out files"):
+        assert f"{stage}: 100%" in shown
     evaluated = subprocess.run(
         [
             *STANCE,
@@ -169,6 +182,36 @@ def test_train_and_evaluate_as_a_subprocess(tmp_path):
     assert (tmp_path / "reports" / version / "report.md").is_file()
     # Training wrote the same report beside the model.
     assert (tmp_path / "models" / version / "report" / "report.md").is_file()
+
+
+def run_on_a_terminal(command: list, **popen) -> subprocess.CompletedProcess:
+    """Run command with its stderr on a pseudo-terminal, as a user at a shell sees it."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    ours, theirs = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide; a user's is not: 24 rows of 120.
+    fcntl.ioctl(theirs, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    shown = bytearray()
+
+    def read() -> None:  # all along: a full terminal buffer would block the command
+        with contextlib.suppress(OSError):  # EIO once the command has closed its end
+            while chunk := os.read(ours, 4096):
+                shown.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=theirs, **popen) as process:
+        os.close(theirs)
+        reader.start()
+        stdout = process.stdout.read()
+    reader.join()
+    os.close(ours)
+    return subprocess.CompletedProcess(
+        command, process.returncode, stdout.decode(), shown.decode(errors="replace")
+    )
 
 
 def test_train_refuses_bad_data_naming_rows(runner, write_csv, tmp_path):
@@ -268,3 +311,76 @@ def test_analyze_with_actors(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "speaker USA, target CHN" in result.output
     assert "speaker -, target -   actors: -" in result.output
+
+
+def commands(group: click.Group, path: tuple[str, ...] = ("stance",)):
+    """Every command and group under group, with the words that invoke it."""
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+
+
+def test_every_help_ends_with_an_example_of_its_own_command(runner):
+    for path, _ in [(("stance",), main), *commands(main)]:
+        result = runner.invoke(main, [*path[1:], "--help"])
+        assert result.exit_code == 0, result.output
+        lines = result.output.rstrip().splitlines()
+        assert lines[-2].strip() == "Example:", path
+        example, command = lines[-1].strip(), " ".join(path)
+        assert example == command or example.startswith(command + " "), example
+    assert len(list(commands(main))) >= 15  # the walk found every command
+
+
+def test_analyze_into_a_file_or_a_pipe_keeps_whole_sentences(runner, cli_env, tmp_path):
+    long = (
+        "The foreign ministry said on Tuesday that it remained ready to resume talks with its "
+        "neighbours at any level and without preconditions, and thanked the mediators."
+    )
+    assert len(long) > 150
+    article = tmp_path / "article.txt"
+    article.write_text(long + " The talks will be held in Geneva.", encoding="utf-8")
+    result = runner.invoke(main, ["analyze", str(article)])
+    assert result.exit_code == 0, result.output
+    assert long in result.output and "…" not in result.output
+    with open(tmp_path / "out.txt", "w") as out:
+        subprocess.run([*STANCE, "analyze", str(article)], stdout=out, env=cli_env, check=True)
+    assert long in (tmp_path / "out.txt").read_text(encoding="utf-8")
+
+
+def test_serve_answers_over_http_as_make_serve_does(predictor, cli_env, tmp_path):
+    port = free_port()
+    env = {**cli_env, "STANCE_FEEDBACK_DB": str(tmp_path / "feedback.sqlite3")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [*STANCE, "serve", "--port", str(port), "--workers", "1"],
+            env=env,
+            cwd=tmp_path,  # from any folder, as an installed Stance
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        deadline = time.monotonic() + 240  # the CLI's start, then gunicorn's and the model's
+        while True:
+            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "stance serve never became ready"
+            try:
+                ready = requests.get(f"{base}/readyz", timeout=5)
+                if ready.status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        assert ready.json()["model_version"] == predictor.version
+        answer = requests.post(f"{base}/v1/predict", json={"texts": [WARNING, OFFER]}, timeout=30)
+        assert answer.status_code == 200
+        assert [p["label"] for p in answer.json()["predictions"]] == ["warning", "conciliatory"]
+        # gunicorn took the command's place: the process we started is its master.
+        with open(f"/proc/{process.pid}/cmdline", "rb") as handle:
+            assert b"gunicorn" in handle.read()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0

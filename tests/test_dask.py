@@ -191,7 +191,7 @@ def test_the_default_local_cluster_equals_the_local_engine(predictor, cli_env, w
     ("content", "message"),
     [
         ("id,body\n1,hello\n", "no column 'text' in the input; its columns are: id, body"),
-        ("text,label\nhello,x\n", "already has output column(s) label"),
+        ("text,label,pred_label\nhello,x,y\n", "already has output column(s) pred_label"),
         ("", "empty file"),
         ("text,text\na,b\n", "the column name(s) 'text' appear twice"),
     ],

@@ -1,11 +1,12 @@
-"""Dates, sources and actors through `stance score`: every field as written, every row in order."""
+"""`stance score` with dates, sources, actors and labels: every field as written, rows in order."""
 
 import csv
 import json
 
+import pandas as pd
 import pytest
 
-from service.batch import ACTOR_COLUMNS, OUTPUT_COLUMNS
+from service.batch import ACTOR_COLUMNS, OUTPUT_COLUMNS, PREDICTION_PREFIX
 from service.cli import main
 
 SEED = "The U.S. has warned China against interfering in the elections."
@@ -107,9 +108,35 @@ def test_a_missing_date_or_source_column_is_exit_2_naming_it(
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_actors_refuse_an_input_that_has_their_columns(runner, write_csv, tmp_path):
-    source = write_csv("in.csv", [["text", "speaker"], [SEED, "someone"]])
+def test_actors_refuse_an_input_that_has_their_prefixed_columns_too(runner, write_csv, tmp_path):
+    source = write_csv("in.csv", [["text", "speaker", "pred_speaker"], [SEED, "someone", "x"]])
     result = score(runner, source, tmp_path / "out.csv", "--actors")
     assert result.exit_code == 2
-    assert "already has output column(s) speaker" in result.output
+    assert "already has output column(s) pred_speaker" in result.output
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("output", ["out.csv", "out.parquet"])
+def test_a_labelled_file_gets_the_predictions_beside_its_labels(
+    runner, predictor, tmp_path, output
+):
+    from training.data import read_labelled
+
+    from .helpers import TEST_DATA
+
+    labelled = read_labelled(TEST_DATA).head(40)
+    source = tmp_path / "labelled.csv"
+    labelled.to_csv(source, index=False)
+    result = score(runner, source, tmp_path / output, "--actors")
+    assert result.exit_code == 0, result.output
+    assert "written as pred_label, ... (the input has those names)" in result.stderr
+    if output.endswith(".parquet"):
+        out = pd.read_parquet(tmp_path / output)
+    else:
+        out = pd.read_csv(tmp_path / output, dtype=str, keep_default_na=False)
+    prefixed = [PREDICTION_PREFIX + c for c in (*OUTPUT_COLUMNS, *ACTOR_COLUMNS)]
+    assert list(out.columns) == [*labelled.columns, *prefixed]
+    assert out["label"].tolist() == labelled["label"].tolist()  # the file's own labels, kept
+    assert out["pred_label"].tolist() == [
+        p.label for p in predictor.predict(labelled["text"].tolist())
+    ]

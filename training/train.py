@@ -1,14 +1,16 @@
 """Fit the pipeline on the labelled corpus, evaluate it, and store it as a verified artifact."""
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from model.artifact import library_versions, save_artifact
@@ -28,6 +30,37 @@ PARAM_GRID: dict[str, list[Any]] = {
     "tfidf__min_df": [1, 2],
 }
 CV_FOLDS = 5
+
+# on_progress(stage, done, total): each stage of training reports its steps as they finish.
+Progress = Callable[[str, int, int], None]
+CHECKING = "checking the data"
+SEARCHING = "cross-validation fits"
+FITTING = "fitting on all statements"
+EVALUATING = "evaluating on the held-out files"
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def _counting_fits(on_fits: Callable[[int], None]) -> Iterator[None]:
+    """Call on_fits(fits done so far) as joblib finishes each one.
+
+    GridSearchCV has no callback of its own; joblib calls print_progress after every task, in
+    the main process, whatever the backend.
+    """
+    original = joblib.Parallel.print_progress
+
+    def print_progress(parallel: joblib.Parallel) -> None:
+        on_fits(parallel.n_completed_tasks)
+        original(parallel)
+
+    joblib.Parallel.print_progress = print_progress
+    try:
+        yield
+    finally:
+        joblib.Parallel.print_progress = original
 
 
 def new_version(data_sha256: str, model_dir: Path) -> str:
@@ -68,22 +101,31 @@ def simplest_within_one_standard_error(cv_results: dict[str, Any]) -> int:
 
 
 def fit(
-    train: pd.DataFrame, search: bool = True, calibrate: bool = CALIBRATE
+    train: pd.DataFrame,
+    search: bool = True,
+    calibrate: bool = CALIBRATE,
+    on_progress: Progress = _silent,
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Fit on train only; return the model, its parameters and its cross-validated scores."""
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=RANDOM_STATE)
     grid = PARAM_GRID if search else {}
+    fits = len(ParameterGrid(grid or [{}])) * CV_FOLDS
+
+    def fitted(done: int) -> None:
+        on_progress(SEARCHING, min(done, fits), fits)
+
     searcher = GridSearchCV(
         build_pipeline(),
         grid or [{}],
         scoring="f1_macro",
         cv=folds,
         n_jobs=-1,  # one fit per core: the search is most of training's time
-        refit=simplest_within_one_standard_error if not calibrate else False,
+        refit=False,  # refitted below, once the folds' fit times say how long it will take
     )
     # One BLAS thread: on these small sparse problems more threads only contend (3x slower
     # on a busy 2-core machine, measured), and a server's cores belong to its workers.
-    with threadpool_limits(limits=1):
+    fitted(0)
+    with threadpool_limits(limits=1), _counting_fits(fitted):
         searcher.fit(train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy())
     best = simplest_within_one_standard_error(searcher.cv_results_)
     best_params = searcher.cv_results_["params"][best]
@@ -100,12 +142,17 @@ def fit(
     }
     params = build_pipeline(best_params).get_params()
     chosen = {name: params[name] for name in (*DEFAULT_PARAMS, *PARAM_GRID, "tfidf__sublinear_tf")}
+    # A fold's fit saw (folds - 1) / folds of the data; calibration fits one model per fold.
+    scale = CV_FOLDS if calibrate else CV_FOLDS / (CV_FOLDS - 1)
+    seconds = float(searcher.cv_results_["mean_fit_time"][best]) * scale
+    final_fit = f"{FITTING} (about {seconds:.0f} s)"
+    on_progress(final_fit, 0, 1)
+    model = build_pipeline(best_params)
     if calibrate:
-        model = calibrated(build_pipeline(best_params), CV_FOLDS)
-        with threadpool_limits(limits=1):
-            model.fit(train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy())
-    else:
-        model = searcher.best_estimator_  # refitted on all of train by GridSearchCV
+        model = calibrated(model, CV_FOLDS)
+    with threadpool_limits(limits=1):
+        model.fit(train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy())
+    on_progress(final_fit, 1, 1)
     calibration = {"calibration": "sigmoid" if calibrate else "none"}
     return model, {**_jsonable(chosen), **calibration}, cross_validated
 
@@ -118,11 +165,15 @@ def train(
     keep: int = DEFAULT_KEEP,
     corrections: pd.DataFrame | None = None,
     calibrate: bool = CALIBRATE,
+    on_progress: Progress = _silent,
 ) -> tuple[Path, dict[str, Any]]:
     """Validate the data, fit, evaluate on the held-out file, save, make it current, prune."""
     tests = [test] if isinstance(test, Path) else list(test)
+    on_progress(CHECKING, 0, 1)
     train_frame, test_frame = load_corpus(statements, tests, corrections)
-    pipeline, params, cross_validated = fit(train_frame, search=search, calibrate=calibrate)
+    on_progress(CHECKING, 1, 1)
+    pipeline, params, cross_validated = fit(train_frame, search, calibrate, on_progress)
+    on_progress(EVALUATING, 0, 1)
     predicted = pipeline.predict(test_frame[TEXT_COLUMN].tolist())
     held_out = metrics(test_frame[LABEL_COLUMN], predicted)
     by_file = {
@@ -162,6 +213,7 @@ def train(
     }
     version_dir = save_artifact(pipeline, metadata, model_dir)
     write_training_report(version_dir, model_dir, test_frame, train_frame[LABEL_COLUMN])
+    on_progress(EVALUATING, 1, 1)
     promote(model_dir, metadata["version"])
     prune(model_dir, keep)
     return version_dir, metadata

@@ -1,6 +1,6 @@
 """The `stance` command line: thin subcommands that each call one core function.
 
-One module per family of commands (predict, models, batch, feedback); the options they share
+One module per family of commands (predict, models, batch, feedback, serve); the options they share
 are in options.py and the one translation of errors into exit codes in errors.py.
 """
 
@@ -12,13 +12,19 @@ from service.cli.batch import score, timeline
 from service.cli.errors import StanceGroup
 from service.cli.feedback import feedback
 from service.cli.models import data_report, evaluate, models, promote, rollback, train
+from service.cli.options import example
 from service.cli.paths import paths
 from service.cli.predict import analyze, predict
+from service.cli.serve import serve
 
 __all__ = ["main"]
 
 
-@click.group(cls=StanceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=StanceGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=example('stance predict "We remain open to dialogue without preconditions."'),
+)
 @click.version_option(package_name="stance")
 def main() -> None:
     """Tag statements from diplomatic and political news as conciliatory, warning or neutral."""
@@ -40,6 +46,7 @@ for command in (
     promote,
     rollback,
     feedback,
+    serve,
     paths,
 ):
     main.add_command(command)

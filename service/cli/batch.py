@@ -15,6 +15,7 @@ from service.cli.options import (
     DEFAULT_DATE_COLUMN,
     actors_option,
     date_column_option,
+    example,
     model_dir_option,
     output_option,
     text_column_option,
@@ -45,7 +46,9 @@ def progress_bar(stack: contextlib.ExitStack) -> Progress:
     return show
 
 
-@click.command()
+@click.command(
+    epilog=example("stance score statements.csv -o scored.csv --date-column date --actors")
+)
 @click.argument("source", type=str)
 @output_option("Where to write the scored file ('-' for stdout).")
 @text_column_option
@@ -153,7 +156,9 @@ def comma_list(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return items
 
 
-@click.command()
+@click.command(
+    epilog=example("stance timeline scored.csv --by speaker,target --freq M -o timeline.csv")
+)
 @click.argument("scored", type=click.Path(path_type=Path))
 @output_option(
     "The CSV to write; the chart goes beside it with the same name and .png.",

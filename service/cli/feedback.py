@@ -7,18 +7,18 @@ import click
 
 from model.feedback_store import FeedbackStore
 from service.cli.errors import InputError, StanceGroup, reading, writing
-from service.cli.options import feedback_db_option, json_option, output_option
+from service.cli.options import example, feedback_db_option, json_option, output_option
 
 # Keeps each record on one line; --json and export give the whole text.
 TEXT_PREVIEW_CHARS = 60
 
 
-@click.group(cls=StanceGroup)
+@click.group(cls=StanceGroup, epilog=example("stance feedback list --limit 10"))
 def feedback() -> None:
     """List or export the corrections users sent to POST /v1/feedback."""
 
 
-@feedback.command("list")
+@feedback.command("list", epilog=example("stance feedback list --json --limit 10"))
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Show only the newest N corrections."
 )
@@ -45,7 +45,7 @@ def list_feedback(limit: int | None, as_json: bool, db_path: Path) -> None:
     click.echo(f"{len(records)} correction(s) in {db_path}", err=True)
 
 
-@feedback.command("export")
+@feedback.command("export", epilog=example("stance feedback export -o corrections.csv"))
 @output_option(
     "The CSV file to write (text,label,note,model_version,created_at).",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from service.cli.options import (
     DEFAULT_REPORTS,
     DEFAULT_TEST,
     SHOWN,
+    example,
     feedback_db_option,
     json_option,
     labelled_file_option,
@@ -26,7 +28,37 @@ from service.cli.options import (
 )
 
 
-@click.command()
+class TrainingProgress:
+    """Training's stages as bars on stderr, with the time left, when stderr is a terminal.
+
+    Elsewhere (a log, a pipe) it stays silent, as `stance score` does, so an error stays the
+    only line on stderr.
+    """
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, unit="step", disable=None, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.stage, self.bar = None, None
+
+
+@click.command(
+    epilog=example("stance train --data data/statements.csv --test data/test.csv --no-search")
+)
 @labelled_file_option("--data", DEFAULT_DATA, "Labelled training statements (text,label).")
 @labelled_file_option(
     "--test",
@@ -73,11 +105,19 @@ def train(
     if with_feedback:
         corrections = read_feedback(db_path)
         click.echo(f"adding {len(corrections)} correction(s) from {db_path}")
+    progress = TrainingProgress()
     try:
         version_dir, metadata = train_model(
-            data, test, model_dir, search=search, keep=keep, corrections=corrections
+            data,
+            test,
+            model_dir,
+            search=search,
+            keep=keep,
+            corrections=corrections,
+            on_progress=progress,
         )
     except DataError as error:
+        progress.close()
         # Every problem on its own line, so that all of them can be fixed in one go.
         click.echo(f"The labelled data has {len(error.problems)} problem(s):", err=True)
         for line in error.problems:
@@ -97,7 +137,7 @@ def train(
     click.echo(f"  saved to {version_dir} and made current")
 
 
-@click.command()
+@click.command(epilog=example("stance evaluate --data data/news_test.csv"))
 @labelled_file_option("--data", DEFAULT_TEST, "Labelled statements to evaluate on.")
 @click.option(
     "--reports",
@@ -173,7 +213,7 @@ def format_metrics(result: dict[str, Any], data: Path) -> str:
     return "\n".join(lines)
 
 
-@click.command("data-report")
+@click.command("data-report", epilog=example("stance data-report --json"))
 @labelled_file_option("--data", DEFAULT_DATA, "Labelled training statements.")
 @labelled_file_option("--test", DEFAULT_TEST, "Held-out labelled statements.")
 @labelled_file_option("--news-test", DEFAULT_NEWS_TEST, "Held-out news-wire statements.")
@@ -199,7 +239,7 @@ def data_report(data: Path, test: Path, news_test: Path, as_json: bool) -> None:
         click.echo(f"  {line}")
 
 
-@click.command()
+@click.command(epilog=example("stance models --json"))
 @json_option
 @model_dir_option
 def models(as_json: bool, model_dir: Path) -> None:
@@ -218,7 +258,7 @@ def models(as_json: bool, model_dir: Path) -> None:
         click.echo(f"{mark} {v.version:<30}{v.trained_at:<28}{cv:>12}{held:>10}")
 
 
-@click.command()
+@click.command(epilog=example("stance promote 20261128-022039-1c002be0"))
 @click.argument("version")
 @model_dir_option
 def promote(version: str, model_dir: Path) -> None:
@@ -227,7 +267,7 @@ def promote(version: str, model_dir: Path) -> None:
     click.echo(f"{version} is now current")
 
 
-@click.command()
+@click.command(epilog=example("stance rollback"))
 @model_dir_option
 def rollback(model_dir: Path) -> None:
     """Make the previously current model current again."""

@@ -95,3 +95,8 @@ text_column_option = click.option(
 def date_column_option(default: str | None, help: str):
     """The --date-column option: the column that holds each statement's date."""
     return click.option("--date-column", default=default, show_default=True, help=help)
+
+
+def example(command: str) -> str:
+    """The epilog that ends a command's --help: one command line to copy."""
+    return f"\b\nExample:\n  {command}"  # \b: click prints the paragraph as written

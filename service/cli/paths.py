@@ -5,10 +5,10 @@ import json
 import click
 
 from model import home
-from service.cli.options import json_option
+from service.cli.options import example, json_option
 
 
-@click.command()
+@click.command(epilog=example("stance paths --json"))
 @json_option
 def paths(as_json: bool) -> None:
     """Print where the models, reports, feedback and corpus are for commands run here.

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -10,7 +11,13 @@ import click
 from model import LABELS, Predictor
 from model.predict import Explanation
 from service.cli.errors import InputError
-from service.cli.options import actors_option, explain_option, json_option, model_dir_option
+from service.cli.options import (
+    actors_option,
+    example,
+    explain_option,
+    json_option,
+    model_dir_option,
+)
 
 # Continuation lines (terms, actors) start under the text of the line they explain.
 INDENT = " " * 19
@@ -33,7 +40,7 @@ def format_terms(explanation: Explanation, top: int = 5) -> str:
     return f"toward: {terms(explanation.toward)}   against: {terms(explanation.against)}"
 
 
-@click.command()
+@click.command(epilog=example('stance predict --explain "We remain open to dialogue."'))
 @click.argument("texts", nargs=-1, required=True)
 @json_option
 @explain_option
@@ -68,7 +75,7 @@ def predict(
             click.echo(INDENT + format_actors(named))
 
 
-@click.command()
+@click.command(epilog=example("stance analyze article.txt --actors"))
 @click.argument("source", type=click.File("r", encoding="utf-8"))
 @json_option
 @explain_option
@@ -91,11 +98,12 @@ def analyze(source: TextIO, as_json: bool, explain: bool, actors: bool, model_di
     if as_json:
         click.echo(json.dumps(analysis.as_dict(), indent=2, ensure_ascii=False))
         return
-    width = shutil.get_terminal_size((100, 20)).columns
+    # Cut to the terminal's width on a terminal only: a file or a pipe gets whole sentences.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     for call in analysis.sentences:
         p = call.prediction
         line = f"{p.label:<13} {p.confidence:.2f}  {call.sentence.text}"
-        click.echo(line if len(line) <= width else line[: width - 1] + "…")
+        click.echo(line if width is None or len(line) <= width else line[: width - 1] + "…")
         if p.explanation:
             click.echo(INDENT + format_terms(p.explanation))
         if call.actors is not None:
