@@ -15,6 +15,7 @@ LIMITS: dict[str, int] = {
     "max_text_chars": 10_000,  # characters per statement
     "max_document_chars": 100_000,  # characters per analysed document
     "max_note_chars": 1_000,  # characters per feedback note
+    "max_timeline_rows": 10_000,  # scored rows per timeline request (the CLI reads any size)
 }
 
 

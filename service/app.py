@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DOCUMENT_CHARS": LIMITS["max_document_chars"],
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Rows per POST /v1/timeline (the page's timeline of a scored file); bigger files: the CLI.
-    "MAX_TIMELINE_ROWS": 10_000,
+    "MAX_TIMELINE_ROWS": LIMITS["max_timeline_rows"],
     # How often each worker looks at artifacts/CURRENT for a newly promoted version.
     "MODEL_CHECK_SECONDS": 1.0,
     # /v1/admin/reload exists only when this is set.
