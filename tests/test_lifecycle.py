@@ -194,14 +194,14 @@ def test_sighup_makes_gunicorn_serve_the_new_current_version(two_versions):
         time.sleep(0.5)
         assert requests.get(f"{base}/readyz", timeout=5).json()["model_version"] == second
         process.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         versions: set[str] = set()
         while time.monotonic() < deadline:
             # Both workers must have been replaced: ask several times and see only the new one.
             # A request that arrives while the new workers load the model waits for one of them
-            # (seconds on a busy machine), so allow it more than the usual 5 s.
+            # (a minute on a heavily loaded machine), so allow it far more than the usual 5 s.
             versions = {
-                requests.get(f"{base}/readyz", timeout=30).json()["model_version"] for _ in range(6)
+                requests.get(f"{base}/readyz", timeout=90).json()["model_version"] for _ in range(6)
             }
             if versions == {first}:
                 break
