@@ -173,7 +173,7 @@ def timeline_request(limits: Limits) -> type[Request]:
             description="Each row's date, actor columns, label and p_<label> cells.",
         )
         freq: str = Field("M", description="The period: W (week), M (month) or Q (quarter).")
-        by: list[str] = Field(
+        by: list[Annotated[str, Field(min_length=1)]] = Field(
             ["speaker", "target"], min_length=1, description="The actor columns of a dyad."
         )
 
