@@ -8,9 +8,8 @@ import requests
 from model.labels import LABELS
 from service.app import create_app
 
-from .conftest import start_gunicorn, stop
+from .helpers import WARNING, start_gunicorn, stop
 
-WARNING = "Beijing warned that the arms sale would seriously damage relations."
 OPEN = "We remain open to dialogue without preconditions."
 INFER = "/v2/models/stance/infer"
 
@@ -152,6 +151,7 @@ def test_without_a_model_the_server_is_live_but_not_ready(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_infer_over_a_real_gunicorn(model_dir, tmp_path, predictor):
     process, base = start_gunicorn(model_dir, tmp_path, workers=1)
     try:

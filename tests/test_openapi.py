@@ -22,8 +22,7 @@ from service.app import create_app
 from service.schemas import NOT_BLANK, Limits, predict_request, validated
 
 from . import test_web
-from .conftest import start_gunicorn, stop
-from .test_api import assert_problem
+from .helpers import assert_problem, start_gunicorn, stop
 
 TOKEN = "s3cret"
 FULL_CONFIG = {
@@ -149,6 +148,7 @@ def test_docs_is_swagger_ui_from_our_own_files(client):
 
 
 @pytest.mark.slow
+@pytest.mark.server
 def test_docs_draws_every_operation_in_chromium_with_nothing_blocked(browser, model_dir, tmp_path):
     process, base = start_gunicorn(model_dir, tmp_path, workers=1)
     try:
