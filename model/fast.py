@@ -36,6 +36,8 @@ from model.features import (
 # without limit (a new chunk costs one regex and a few lemma lookups, then it is cached).
 CHUNK_CACHE_SIZE = 200_000
 UNSEEN = -1
+# Texts scored by one pass of numpy: its arrays stay small (a few MiB) whatever the caller sends.
+BATCH_TEXTS = 2_000
 # Entry kinds of an analysed chunk.
 WORD, NEGATION, CLAUSE = 0, 1, 2
 
@@ -158,27 +160,33 @@ class FastScorer:
         if self._actors is not None:
             text = self._actors.sub(f" {ACTOR_TOKEN} ", text)
         chunks = list(map(self._chunks.__getitem__, text.lower().split()))
-        if not any(map(NEGATES, chunks)):
+        negating = list(compress(range(len(chunks)), map(NEGATES, chunks)))
+        if not negating:
             # Most statements: no negation, so every chunk reads as it does alone.
             return list(chain.from_iterable(map(IDS, chunks)))
         ids: list[int] = []
-        negated = 0
-        for chunk in chunks:
-            if negated == 0 and not chunk.negates:
-                ids.extend(chunk.ids)
-                continue
-            for plain, negative, kind in chunk.entries:
-                if kind == WORD:
-                    if negated:
-                        ids.append(negative)
-                        negated -= 1
-                    else:
+        at = 0  # chunks before this one are read
+        for start in negating:
+            if start < at:
+                continue  # inside the scope of the negation before it
+            ids.extend(chain.from_iterable(map(IDS, chunks[at:start])))
+            # Piece by piece from the negation until its scope closes.
+            at, negated = start, 0
+            while at < len(chunks) and (negated or chunks[at].negates):
+                for plain, negative, kind in chunks[at].entries:
+                    if kind == WORD:
+                        if negated:
+                            ids.append(negative)
+                            negated -= 1
+                        else:
+                            ids.append(plain)
+                    elif kind == NEGATION:
                         ids.append(plain)
-                elif kind == NEGATION:
-                    ids.append(plain)
-                    negated = NEGATION_SCOPE
-                else:
-                    negated = 0
+                        negated = NEGATION_SCOPE
+                    else:
+                        negated = 0
+                at += 1
+        ids.extend(chain.from_iterable(map(IDS, chunks[at:])))
         return ids
 
     def feature_counts(self, text: str) -> Counter[int]:
@@ -233,10 +241,21 @@ class FastScorer:
         return [e / total for e in exps]
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Return an (n_texts, n_labels) array, rows in order, from one pass of numpy."""
-        n_texts = len(texts)
-        if n_texts == 1:
+        """Return an (n_texts, n_labels) array, rows in order, a batch at a time."""
+        if len(texts) > BATCH_TEXTS:
+            return np.concatenate(
+                [
+                    self._batch_probabilities(texts[start : start + BATCH_TEXTS])
+                    for start in range(0, len(texts), BATCH_TEXTS)
+                ]
+            )
+        if len(texts) == 1:
             return np.asarray([self.probabilities_one(texts[0])])
+        return self._batch_probabilities(texts)
+
+    def _batch_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities of a few thousand texts from one pass of numpy."""
+        n_texts = len(texts)
         doc_of, feature_of = self._batch_features(texts)
         # Count each (text, feature) once: sorted unique keys give the term frequencies.
         keys, counts = np.unique(doc_of * self.n_features + feature_of, return_counts=True)
