@@ -21,7 +21,7 @@ USER_VALUES := IN OUT COLUMN TEXT VERSION
 $(foreach name,$(USER_VALUES),$(eval override $(name) := $$(value $(name))))
 export $(USER_VALUES)
 
-.PHONY: help install browser train evaluate serve score predict models promote rollback test bench lint clean
+.PHONY: help install browser train evaluate serve score predict models promote rollback test bench wrk lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -86,7 +86,16 @@ browser:
 	fi
 
 bench: train ## Measure batch throughput and memory against the read-only floor, and latency
+	@command -v wrk >/dev/null || $(MAKE) --no-print-directory wrk
 	$(BIN)/python studies/benchmark.py
+
+# The HTTP rows of the benchmark need wrk: Debian's package when we are root, else say so.
+wrk:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq wrk; \
+	else \
+	  echo "make bench needs wrk for its HTTP rows: run 'sudo apt-get install wrk' (Debian, Ubuntu) or install it from https://github.com/wg/wrk" >&2; exit 1; \
+	fi
 
 lint: $(VENV)/.installed ## Check the code with ruff
 	$(BIN)/ruff check .

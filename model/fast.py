@@ -11,9 +11,10 @@ tests/test_fast.py checks the probabilities equal predict_proba's within 1e-9.
 
 import math
 from collections import Counter
-from collections.abc import Sequence
-from itertools import pairwise
-from typing import Any
+from collections.abc import Callable, Sequence
+from itertools import chain, compress, groupby, islice, pairwise, repeat
+from operator import eq, itemgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.feature_extraction.text import strip_accents_unicode
@@ -35,8 +36,35 @@ from model.features import (
 # without limit (a new chunk costs one regex and a few lemma lookups, then it is cached).
 CHUNK_CACHE_SIZE = 200_000
 UNSEEN = -1
+# Texts scored by one pass of numpy: its arrays stay small (a few MiB) whatever the caller sends.
+BATCH_TEXTS = 2_000
 # Entry kinds of an analysed chunk.
 WORD, NEGATION, CLAUSE = 0, 1, 2
+
+
+class Chunk(NamedTuple):
+    """One whitespace-separated, lower-cased chunk of text, analysed once."""
+
+    ids: tuple[int, ...]  # its tokens' ids when no negation is open before it
+    negates: bool  # it holds a negation: the words after it read differently
+    entries: tuple[tuple[int, int, int], ...]  # (id, id of "not_" form, kind) per piece
+
+
+IDS, NEGATES = itemgetter(0), itemgetter(1)
+
+
+class ChunkCache(dict):
+    """Lower-cased chunk -> Chunk; a chunk not seen before is analysed on lookup."""
+
+    def __init__(self, analyse: Callable[[str], Chunk]):
+        super().__init__()
+        self.analyse = analyse
+
+    def __missing__(self, chunk: str) -> Chunk:
+        if len(self) >= CHUNK_CACHE_SIZE:
+            self.clear()
+        analysed = self[chunk] = self.analyse(chunk)
+        return analysed
 
 
 class FastScorer:
@@ -52,24 +80,31 @@ class FastScorer:
         self.intercept = classifier.intercept_.astype(np.float64)
         self.bigrams = vectorizer.ngram_range[1] == 2
         pair_keys, pair_ids = [], []
+        self.pairs: dict[tuple[int, int], int] = {}
         for term, index in self.vocabulary.items():
             if " " in term:
-                first, second = term.split(" ")
+                first, second = (self.vocabulary[half] for half in term.split(" "))
                 # min_df keeps both halves of a kept bigram in the vocabulary; unsupported()
                 # refuses a vocabulary where that fails (a feature cap can break it).
-                pair_keys.append(self.vocabulary[first] * self.n_features + self.vocabulary[second])
+                pair_keys.append(first * self.n_features + second)
                 pair_ids.append(index)
+                self.pairs[first, second] = index
         order = np.argsort(pair_keys)
         self.pair_keys = np.asarray(pair_keys, dtype=np.int64)[order]
         self.pair_ids = np.asarray(pair_ids, dtype=np.int64)[order]
-        self.pairs = dict(zip(pair_keys, pair_ids, strict=True))
-        # Per-feature numbers as Python floats, for the one-text path.
+        # Per-feature numbers as Python floats, for the one-text path: numpy's per-call cost is
+        # larger than the whole sum. A row is (idf², idf·coef per label): a text's logits are
+        # then its rows' sums over the norm, with one division per label, not per feature.
         self._idf = self.idf.tolist()
-        self._columns = list(zip(*self.coef.tolist(), strict=True))
+        self._rows = [
+            (idf * idf, *(idf * c for c in coefs))
+            for idf, coefs in zip(self._idf, self.coef.T.tolist(), strict=True)
+        ]
+        self._rows.append((0.0,) * (1 + len(self.intercept)))  # rows[UNSEEN], the last: zeros
         self._intercept = self.intercept.tolist()
         self._lemmatize = folded_lemmas if self.analyzer.fold_spelling else lemmas
         self._actors = actor_pattern() if self.analyzer.mask_actors else None
-        self._chunks: dict[str, tuple[bool, tuple[int, ...], tuple[tuple[int, int, int], ...]]] = {}
+        self._chunks = ChunkCache(self._chunk)
 
     @classmethod
     def unsupported(cls, pipeline: Any) -> str | None:
@@ -104,8 +139,7 @@ class FastScorer:
 
     # Analysis: text to the sequence of token ids, exactly as the Analyzer's tokens.
 
-    def _chunk(self, chunk: str) -> tuple[bool, tuple[int, ...], tuple[tuple[int, int, int], ...]]:
-        """Analyse one lower-cased chunk: (plain, ids when no negation is open, entries)."""
+    def _chunk(self, chunk: str) -> Chunk:
         vocabulary = self.vocabulary
         entries = []
         for piece in PIECE.findall(chunk):
@@ -117,51 +151,52 @@ class FastScorer:
                 entries.append(
                     (vocabulary.get(lemma, UNSEEN), vocabulary.get("not_" + lemma, UNSEEN), kind)
                 )
-        plain = all(kind == WORD for _, _, kind in entries)
-        analysed = (plain, tuple(e[0] for e in entries), tuple(entries))
-        if len(self._chunks) >= CHUNK_CACHE_SIZE:
-            self._chunks.clear()
-        self._chunks[chunk] = analysed
-        return analysed
+        ids = tuple(e[0] for e in entries if e[2] != CLAUSE)
+        return Chunk(ids, any(e[2] == NEGATION for e in entries), tuple(entries))
 
     def token_ids(self, text: str) -> list[int]:
         """Return the vocabulary id of each token the Analyzer makes of text (UNSEEN if none)."""
         text = strip_accents_unicode(text)
         if self._actors is not None:
             text = self._actors.sub(f" {ACTOR_TOKEN} ", text)
+        chunks = list(map(self._chunks.__getitem__, text.lower().split()))
+        negating = list(compress(range(len(chunks)), map(NEGATES, chunks)))
+        if not negating:
+            # Most statements: no negation, so every chunk reads as it does alone.
+            return list(chain.from_iterable(map(IDS, chunks)))
         ids: list[int] = []
-        negated = 0
-        chunks = self._chunks
-        for chunk in text.lower().split():
-            analysed = chunks.get(chunk) or self._chunk(chunk)
-            if negated == 0 and analysed[0]:
-                ids.extend(analysed[1])
-                continue
-            for plain, negative, kind in analysed[2]:
-                if kind == WORD:
-                    if negated:
-                        ids.append(negative)
-                        negated -= 1
-                    else:
+        at = 0  # chunks before this one are read
+        for start in negating:
+            if start < at:
+                continue  # inside the scope of the negation before it
+            ids.extend(chain.from_iterable(map(IDS, chunks[at:start])))
+            # Piece by piece from the negation until its scope closes.
+            at, negated = start, 0
+            while at < len(chunks) and (negated or chunks[at].negates):
+                for plain, negative, kind in chunks[at].entries:
+                    if kind == WORD:
+                        if negated:
+                            ids.append(negative)
+                            negated -= 1
+                        else:
+                            ids.append(plain)
+                    elif kind == NEGATION:
                         ids.append(plain)
-                elif kind == NEGATION:
-                    ids.append(plain)
-                    negated = NEGATION_SCOPE
-                else:
-                    negated = 0
+                        negated = NEGATION_SCOPE
+                    else:
+                        negated = 0
+                at += 1
+        ids.extend(chain.from_iterable(map(IDS, chunks[at:])))
         return ids
 
     def feature_counts(self, text: str) -> Counter[int]:
         """Return how often each feature (unigram or bigram id) occurs in text."""
         ids = self.token_ids(text)
-        counts = Counter(i for i in ids if i >= 0)
+        counts = Counter(ids)
         if self.bigrams:
-            n, pairs = self.n_features, self.pairs
-            for a, b in pairwise(ids):
-                if a >= 0 and b >= 0:
-                    found = pairs.get(a * n + b)
-                    if found is not None:
-                        counts[found] += 1
+            counts.update(map(self.pairs.get, pairwise(ids)))  # None where a pair is no bigram
+            counts.pop(None, None)
+        counts.pop(UNSEEN, None)
         return counts
 
     def features(self, text: str) -> tuple[list[int], list[float]]:
@@ -179,22 +214,48 @@ class FastScorer:
 
     def probabilities_one(self, text: str) -> list[float]:
         """Probabilities for one text in plain Python: no numpy call costs more than this."""
-        ids, values = self.features(text)
-        logits = list(self._intercept)
-        columns = self._columns
-        for i, v in zip(ids, values, strict=True):
-            for k, c in enumerate(columns[i]):
-                logits[k] += v * c
+        features = self.token_ids(text)
+        if self.bigrams:
+            features += list(map(self.pairs.get, pairwise(features), repeat(UNSEEN)))
+        rows = self._rows
+        # Each occurrence's row summed (UNSEEN's row is zeros), in C; then the few features that
+        # occur n > 1 times are corrected: their sublinear tf is 1 + log n, not n.
+        sums = list(map(sum, zip(*map(rows.__getitem__, features), strict=True)))
+        ordered = sorted(features)
+        repeats = compress(ordered, map(eq, ordered, islice(ordered, 1, None)))
+        for i, more in groupby(repeats):
+            n = 1 + sum(1 for _ in more)  # each repeat follows its first occurrence
+            tf = 1.0 + math.log(n)
+            row = rows[i]
+            sums[0] += (tf * tf - n) * row[0]
+            for k in range(1, len(row)):
+                sums[k] += (tf - n) * row[k]
+        if not sums or sums[0] == 0:  # no feature the model knows: the intercepts decide
+            logits = list(self._intercept)
+        else:
+            norm = math.sqrt(sums[0])
+            logits = [b + d / norm for b, d in zip(self._intercept, sums[1:], strict=True)]
         top = max(logits)
         exps = [math.exp(x - top) for x in logits]
         total = sum(exps)
         return [e / total for e in exps]
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Return an (n_texts, n_labels) array, rows in order, from one pass of numpy."""
-        n_texts = len(texts)
-        if n_texts == 1:
+        """Return an (n_texts, n_labels) array, rows in order, a batch at a time."""
+        if len(texts) > BATCH_TEXTS:
+            return np.concatenate(
+                [
+                    self._batch_probabilities(texts[start : start + BATCH_TEXTS])
+                    for start in range(0, len(texts), BATCH_TEXTS)
+                ]
+            )
+        if len(texts) == 1:
             return np.asarray([self.probabilities_one(texts[0])])
+        return self._batch_probabilities(texts)
+
+    def _batch_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities of a few thousand texts from one pass of numpy."""
+        n_texts = len(texts)
         doc_of, feature_of = self._batch_features(texts)
         # Count each (text, feature) once: sorted unique keys give the term frequencies.
         keys, counts = np.unique(doc_of * self.n_features + feature_of, return_counts=True)

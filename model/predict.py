@@ -13,8 +13,13 @@ from model.labels import LABELS
 from model.pipeline import base_pipeline
 
 
+def best(row: Sequence[float]) -> int:
+    """The decision rule, stated once: the index of the highest probability, the first on a tie."""
+    return max(range(len(row)), key=row.__getitem__)
+
+
 def decide(probabilities: np.ndarray) -> np.ndarray:
-    """The decision rule, stated once: each row's label is the one with the highest probability."""
+    """`best` for each row of an array at once: numpy's argmax also takes the first on a tie."""
     return np.asarray(LABELS, dtype=object)[np.asarray(probabilities).argmax(axis=1)]
 
 
@@ -127,18 +132,21 @@ class Predictor:
         """Return one Prediction per text, in order, from one vectorised call."""
         if len(texts) == 0:
             return []
-        probabilities = self.probabilities(texts)
-        best = probabilities.argmax(axis=1)
+        if self.fast is not None and len(texts) == 1:
+            rows = [self.fast.probabilities_one(texts[0])]  # no numpy: it costs more than this
+        else:
+            rows = self.probabilities(texts).tolist()
+        labels = [best(row) for row in rows]
         # Explaining transforms the texts a second time: only when asked.
-        explanations = self._explain(texts, best) if explain else [None] * len(texts)
+        explanations = self._explain(texts, labels) if explain else [None] * len(texts)
         return [
             Prediction(
                 label=LABELS[k],
-                confidence=float(row[k]),
-                probabilities=dict(zip(LABELS, row.tolist(), strict=True)),
+                confidence=row[k],
+                probabilities=dict(zip(LABELS, row, strict=True)),
                 explanation=explanation,
             )
-            for row, k, explanation in zip(probabilities, best, explanations, strict=True)
+            for row, k, explanation in zip(rows, labels, explanations, strict=True)
         ]
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +157,7 @@ class Predictor:
         row = self._vectorizer.transform([text]).tocsr()
         return row.indices, row.data
 
-    def _explain(self, texts: Sequence[str], labels: np.ndarray) -> list[Explanation]:
+    def _explain(self, texts: Sequence[str], labels: Sequence[int]) -> list[Explanation]:
         if self._terms is None:
             self._terms = self._vectorizer.get_feature_names_out()
         coefficients, intercepts = self._classifier.coef_, self._classifier.intercept_

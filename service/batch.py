@@ -8,8 +8,10 @@ input's row order and appears only once it is complete.
 import contextlib
 import csv
 import fcntl
+import io
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -35,7 +37,9 @@ from model.atomic import atomic_file
 from model.labels import SCORE_COLUMNS
 from model.predict import decide
 
-CHUNK_ROWS = 50_000
+# Rows read and sent to a worker at a time: small enough that the workers start soon and
+# finish together, large enough that sending a chunk costs little beside scoring it.
+CHUNK_ROWS = 10_000
 OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
 # Added after OUTPUT_COLUMNS with --actors: the statement's speaker and target ids.
 ACTOR_COLUMNS = ("speaker", "target")
@@ -380,7 +384,7 @@ def _reading(source: str | Path, fmt: str, chunk_rows: int) -> Iterator[tuple[It
 
 def _format(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> bytes:
     if fmt == "csv":
-        return scored.to_csv(index=False, header=False, float_format="%.6f").encode("utf-8")
+        return csv_rows(scored).encode("utf-8")
     if fmt == "jsonl":
         lines = scored.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n")
         return (lines + "\n").encode("utf-8") if lines else b""
@@ -389,6 +393,19 @@ def _format(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> bytes:
     with pa.ipc.new_stream(sink, schema) as stream:
         stream.write_table(table)
     return sink.getvalue().to_pybytes()
+
+
+def csv_rows(scored: pd.DataFrame) -> str:
+    """The rows as pandas' to_csv writes them (six decimals, NaN as empty), twice as fast."""
+    columns = []
+    for name in scored.columns:
+        values = scored[name].tolist()
+        if pd.api.types.is_float_dtype(scored[name].dtype):
+            values = ["" if math.isnan(v) else f"{v:.6f}" for v in values]
+        columns.append(values)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(zip(*columns, strict=True))
+    return out.getvalue()
 
 
 @dataclass

@@ -32,6 +32,7 @@ import urllib.request
 from pathlib import Path
 
 from model import Predictor
+from service.batch import default_jobs
 from training.data import read_labelled
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,19 +86,25 @@ def write_csv(path: Path, rows: int) -> None:
             writer.writerow([i, TEXTS[i % len(TEXTS)]])
 
 
-def score_file(source: Path, target: Path, *options: str) -> tuple[float, float]:
-    """Run `stance score` as users do; return wall seconds and the peak RSS (MiB) of any process."""
+def score_file(source: Path, target: Path, *options: str) -> tuple[float, float, float]:
+    """Run `stance score` as users do.
+
+    Return its wall seconds, the seconds of scoring alone (from its summary line: after the
+    imports and the model load) and the peak RSS (MiB) of any process so far.
+    """
     env = {**os.environ, "STANCE_MODEL_DIR": str(MODEL_DIR)}
     started = time.perf_counter()
-    subprocess.run(
+    finished = subprocess.run(
         [str(BIN / "stance"), "score", str(source), "-o", str(target), *options],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     seconds = time.perf_counter() - started
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    scoring = float(re.search(r"scored \d+ rows in ([\d.]+) s", finished.stderr).group(1))
+    return seconds, scoring, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def free_port() -> int:
@@ -200,12 +207,29 @@ def main() -> None:
     rows.append(("Predictor.probabilities, 20k texts, one core", memory, memory / floor, ""))
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "in.csv", Path(folder) / "out.csv"
+        write_csv(source, 1)
+        start_up, _, _ = score_file(source, target)
         write_csv(source, args.rows)
-        seconds, _ = score_file(source, target)
+        seconds, scoring, _ = score_file(source, target)
         batch = args.rows / seconds
-        rows.append((f"stance score CSV to CSV, {args.rows:,} rows", batch, batch / floor, ""))
+        rows.append(
+            (
+                f"stance score CSV to CSV, {args.rows:,} rows",
+                batch,
+                batch / floor,
+                f"wall time, {default_jobs()} jobs; start-up alone (1 row) {start_up:.1f} s",
+            )
+        )
+        rows.append(
+            (
+                "  the same, scoring only (after imports and model load)",
+                args.rows / scoring,
+                args.rows / scoring / floor,
+                "",
+            )
+        )
         write_csv(source, args.memory_rows)
-        seconds, peak = score_file(source, target)
+        seconds, _, peak = score_file(source, target)
         rows.append(
             (
                 f"stance score, {args.memory_rows:,} rows",
@@ -217,7 +241,7 @@ def main() -> None:
         write_csv(source, args.rows)
         # Last: the peak RSS above is of every child so far, and the Dask workers are big.
         # Wall time includes starting the LocalCluster and loading the model in each worker.
-        seconds, _ = score_file(source, target, "--engine", "dask")
+        seconds, _, _ = score_file(source, target, "--engine", "dask")
         dask = args.rows / seconds
         rows.append(
             (
@@ -230,7 +254,13 @@ def main() -> None:
     print(f"{'path':<60}{'per second':>12}{'x floor':>9}")
     for name, rate, ratio, note in rows:
         print(f"{name:<60}{rate:>12,.0f}{ratio:>9.2f}  {note}")
-    print(f"\none Predictor.predict([text]), median: {single_text_us(predictor):.1f} us")
+    single = single_text_us(predictor)
+    # The goal (25 us) was set on a calm machine whose floor ran 287k sentences/s: the same
+    # share of a floor's time on this run's floor is what a busy machine can be held to.
+    print(
+        f"\none Predictor.predict([text]), median: {single:.1f} us = {single * floor / 1e6:.1f} "
+        f"floor-sentences ({single * floor / 287_000:.1f} us at the calm floor of 287k/s)"
+    )
 
     http = http_rows(args.seconds)
     if http:

@@ -1,12 +1,18 @@
 """Actor hints: the gazetteer, offsets, ids, roles, offices; and the role test set's floors."""
 
+import csv
+import random
+import re
 from datetime import date
 
 import pytest
 
 from model.actors import actors_of, find_actors, gazetteer, speaker_and_target
-from model.features import ACTOR_TOKEN, Analyzer
+from model.features import ACTOR_TOKEN, ACTORS_FILE, Analyzer, actor_pattern, top_level_alternatives
 from studies.actor_roles_study import ROLES_FILE, predict_roles, read_roles, role_scores
+from training.data import read_labelled
+
+from .conftest import TEST_DATA
 
 SEED_WARNING = "The U.S. has warned China against interfering in the elections."
 SEED_OFFER = (
@@ -103,6 +109,24 @@ def test_the_gazetteer_is_well_formed():
 def test_new_names_are_masked_too():
     tokens = Analyzer()("Foggy Bottom and Rutte warned the Kremlin.")
     assert tokens.count(ACTOR_TOKEN) == 3
+
+
+def test_the_masking_expression_matches_what_one_flat_list_of_names_matches():
+    # The plain definition: every name of the gazetteer, longest first, each starting a word.
+    with open(ACTORS_FILE, encoding="utf-8", newline="") as handle:
+        names = [
+            n for row in csv.DictReader(handle) for n in top_level_alternatives(row["pattern"])
+        ]
+    alternatives = "|".join(f"(?:{n})" for n in sorted(names, key=len, reverse=True))
+    flat = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+    texts = list(read_labelled(TEST_DATA)["text"])
+    spliced = random.Random(9)  # names cut and joined at odd places
+    texts += [a[: spliced.randrange(len(a))] + b[spliced.randrange(len(b)) :]
+              for a, b in zip(texts, reversed(texts), strict=True)]  # fmt: skip
+    texts += ["South Sudan, Sudan, Papua New Guinea, Guinea-Bissau; Guinea.", "xChina", "Ireland"]
+    for text in texts:
+        spans = [m.span() for m in actor_pattern().finditer(text)]
+        assert spans == [m.span() for m in flat.finditer(text)], text
 
 
 def test_actors_of_shifts_offsets():

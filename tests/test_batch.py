@@ -15,7 +15,7 @@ import pytest
 
 from model import LABELS
 from model.atomic import file_mode
-from service.batch import OUTPUT_COLUMNS, ScoreError, score_file
+from service.batch import OUTPUT_COLUMNS, ScoreError, csv_rows, score_file
 
 from .helpers import STANCE
 
@@ -441,3 +441,16 @@ def test_the_progress_bar_has_a_total_and_an_eta_on_a_terminal(cli_env, tmp_path
     assert f"/{tqdm.format_sizeof(size)}".encode() in shown, shown[-500:]  # the total, in bytes
     assert re.search(rb"<\d\d:\d\d", shown)  # the estimated time left
     assert b"scored 20000 rows" in shown
+
+
+def test_csv_rows_are_the_bytes_pandas_writes():
+    frame = pd.DataFrame(
+        {"id": ["1", "2", "3", ""], "text": ['say "no", twice', "line\nbreak", "", " ,; "]},
+        dtype=str,
+    )
+    frame["label"] = ["warning", "neutral", "", "conciliatory"]
+    for i, column in enumerate(OUTPUT_COLUMNS[1:]):
+        frame[column] = [0.5, 1 / 3 + i, float("nan"), 1e-7]
+    frame["speaker"] = ["USA", "", "CHN", "RUS"]  # --actors adds text columns after the numbers
+    expected = frame.to_csv(index=False, header=False, float_format="%.6f")
+    assert csv_rows(frame) == expected

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from model import LABELS
 from model.fast import FastScorer
 from model.pipeline import build_pipeline
+from model.predict import best, decide
 from training.data import read_labelled
 
 from .helpers import DATA, NEWS_TEST_DATA, TEST_DATA
@@ -107,3 +108,8 @@ def test_a_vocabulary_that_breaks_the_bigram_rule_is_scored_by_scikit_learn():
     capped = build_pipeline({"tfidf__max_features": 300}).fit(frame["text"], frame["label"])
     reason = FastScorer.unsupported(capped)
     assert reason is None or "half outside" in reason
+
+
+def test_one_text_and_batch_decide_alike_on_ties():
+    rows = [[0.5, 0.5, 0.0], [0.2, 0.4, 0.4], [1 / 3] * 3, [0.1, 0.2, 0.7], [0.3, 0.6, 0.1]]
+    assert [LABELS[best(row)] for row in rows] == decide(np.array(rows)).tolist()
