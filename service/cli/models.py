@@ -1,6 +1,5 @@
 """Training and model versions: train, evaluate, data-report, models, promote, rollback."""
 
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -8,7 +7,7 @@ from typing import Any
 
 import click
 
-from model import LABEL_COLUMN, ArtifactError, Predictor, home
+from model import LABEL_COLUMN, Predictor, home
 from model.versions import DEFAULT_KEEP, list_versions
 from model.versions import promote as promote_version
 from model.versions import rollback as rollback_version
@@ -162,7 +161,7 @@ def evaluate(
     current version; for the current version itself, the one it replaced) and with a
     majority-class baseline fitted on the training labels.
     """
-    from model.versions import history
+    from model.versions import compared_with
     from training.data import DataError, problems_in, read_labelled
     from training.report import REPORT_MARKDOWN, write_report
 
@@ -171,14 +170,11 @@ def evaluate(
     if problems:
         raise DataError(problems)
     baseline_labels = read_labelled(train_data)[LABEL_COLUMN].tolist()
-    predictor = Predictor.load(model_dir / version) if version else None
-    current = Predictor.load_current(model_dir)
-    predictor = predictor or current
-    deployed = current if predictor.version != current.version else None
-    earlier = [v for v in history(model_dir) if v != predictor.version]
-    if deployed is None and earlier:
-        with contextlib.suppress(ArtifactError):  # the replaced version may have been pruned
-            deployed = Predictor.load(model_dir / earlier[-1])
+    if version:
+        predictor = Predictor.load(model_dir / version)
+    else:
+        predictor = Predictor.load_current(model_dir)
+    deployed = compared_with(model_dir, predictor.version)  # the one rule, as training uses
     folder = reports / predictor.version
     report = write_report(predictor, frame, folder, deployed, baseline_labels)
     click.echo(format_metrics(report, data))
