@@ -12,7 +12,7 @@ from model.features import ACTOR_TOKEN, ACTORS_FILE, Analyzer, actor_pattern, to
 from studies.actor_roles_study import ROLES_FILE, predict_roles, read_roles, role_scores
 from training.data import read_labelled
 
-from .conftest import TEST_DATA
+from .helpers import TEST_DATA
 
 SEED_WARNING = "The U.S. has warned China against interfering in the elections."
 SEED_OFFER = (
