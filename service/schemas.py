@@ -158,8 +158,9 @@ def feedback_request(limits: Limits) -> type[Request]:
     return FeedbackRequest
 
 
-# A cell of a scored file as JSON: text as the CSV holds it, a number, or null for empty.
-Cell = str | int | float | None
+# A cell of a scored file as JSON: text as the CSV holds it, a number, or null for empty. The
+# view converts cells (service/timeline_api.py), naming a bad one; the schema only describes.
+Cell = Annotated[Any, Field(json_schema_extra={"type": ["string", "number", "null"]})]
 
 
 @functools.cache
@@ -259,6 +260,8 @@ def message(detail: ErrorDetails, model: type[BaseModel]) -> str:
             return f"{field} must be true or false, not {json_type(value)}."
         case "list_type":
             return f"{field} must be an array, not {json_type(value)}."
+        case "dict_type":
+            return f"{field} must be an object, not {json_type(value)}."
         case "int_type" | "float_type":
             return f"{field} must be a number, not {json_type(value)}."
         case "string_pattern_mismatch" if context and context.get("pattern") == NOT_BLANK:

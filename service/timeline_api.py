@@ -51,7 +51,7 @@ def cell(value: Any, name: str) -> str:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return repr(value)
-    raise UnprocessableEntity(f"{name} must be a string or a number, not a {json_type(value)}.")
+    raise UnprocessableEntity(f"{name} must be a string or a number, not {json_type(value)}.")
 
 
 def probability(text: str, name: str) -> None:

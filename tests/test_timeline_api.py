@@ -70,9 +70,9 @@ def test_by_one_column(client):
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        ({"rows": "x"}, 'Send the scored rows as "rows"'),
+        ({"rows": "x"}, '"rows" must be an array, not a string.'),
         ({"rows": []}, '"rows" is empty'),
-        ({"rows": as_objects(ROWS) + as_objects(ROWS[:1])}, '"rows" has 9 rows; at most 8'),
+        ({"rows": as_objects(ROWS) + as_objects(ROWS[:1])}, '"rows" has 9 items; at most 8'),
         ({"rows": [1]}, "rows[0] must be an object, not a number."),
         ({"rows": [{"date": "2024-01-01"}]}, 'rows[0] has no "speaker".'),
         ({"rows": as_objects(ROWS[:1]), "freq": "D"}, '"freq" must be one of W, M, Q'),
