@@ -9,7 +9,7 @@ checks that every real answer fits its model.
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, Literal
 
 from flask import Flask, current_app, request
@@ -375,15 +375,13 @@ class AnalyzeResponse(Answer):
     summary: Summary
 
 
-class LimitsAnswer(Answer):
-    """What one request may hold on this server."""
-
-    max_texts: int
-    max_text_chars: int
-    max_document_chars: int
-    max_note_chars: int
-    max_body_bytes: int
-    max_timeline_rows: int
+# GET /v1/model's "limits": the fields of Limits, named once there.
+LimitsAnswer = create_model(
+    "LimitsAnswer",
+    __base__=Answer,
+    __doc__="What one request may hold on this server.",
+    **{limit.name: (int, ...) for limit in fields(Limits)},
+)
 
 
 class ModelInfo(Answer):
