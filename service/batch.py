@@ -136,7 +136,9 @@ class ColumnSpec:
 
 def statement_dates(values: pd.Series) -> pd.Series:
     """Parse dates as files write them (ISO, with or without a time and zone) to UTC, else NaT."""
-    return pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    # pandas reads "-1" as the year -1, which Python's dates cannot hold: no date, as for junk.
+    return parsed.where(parsed.dt.year >= 1)
 
 
 def _speakers_and_targets(texts: pd.Series, dates: pd.Series | None) -> tuple[list, list]:

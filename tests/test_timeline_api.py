@@ -104,3 +104,11 @@ def test_not_json_is_refused_like_the_other_endpoints(client):
     response = client.post("/v1/timeline", data="rows", content_type="text/plain")
     assert response.status_code == 415
     assert response.mimetype == "application/problem+json"
+
+
+def test_a_date_pandas_reads_as_year_minus_one_is_no_date(client):
+    # schemathesis found it: "-1" parsed to the year -1, which Python's dates cannot hold (500).
+    rows = as_objects(ROWS[:1])
+    response = client.post("/v1/timeline", json={"rows": [*rows, {**rows[0], "date": "-1"}]})
+    assert response.status_code == 200
+    assert response.get_json()["summary"]["no_date"] == 1
