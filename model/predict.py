@@ -128,6 +128,23 @@ class Predictor:
             return self.fast.probabilities(texts)
         return self.model.predict_proba(list(texts))
 
+    def scores(
+        self, texts: Sequence[Any], scorable: np.ndarray, missing_label: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the labels, confidences and probabilities of a column of texts, in one call.
+
+        Rows where scorable is False are not scored: they get missing_label and NaNs.
+        """
+        probabilities = np.full((len(texts), len(LABELS)), np.nan)
+        labels = np.full(len(texts), missing_label, dtype=object)
+        confidence = np.full(len(texts), np.nan)
+        if scorable.any():
+            found = self.probabilities(np.asarray(texts, dtype=object)[scorable].tolist())
+            probabilities[scorable] = found
+            labels[scorable] = decide(found)
+            confidence[scorable] = found.max(axis=1)
+        return labels, confidence, probabilities
+
     def predict(self, texts: Sequence[str], explain: bool = False) -> list[Prediction]:
         """Return one Prediction per text, in order, from one vectorised call."""
         if len(texts) == 0:

@@ -17,7 +17,7 @@ import numpy as np
 
 from model import home
 from model.labels import LABELS, SCORE_COLUMNS
-from model.predict import Explanation, Prediction, Predictor, decide
+from model.predict import Explanation, Prediction, Predictor
 
 if TYPE_CHECKING:  # pandas is imported by score() alone: the server never needs it
     import pandas as pd
@@ -98,14 +98,7 @@ class Tagger:
 
         column = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
         scorable = _scorable(column.tolist(), column.index)
-        probabilities = np.full((len(column), len(LABELS)), np.nan)
-        labels = np.full(len(column), None, dtype=object)
-        confidence = np.full(len(column), np.nan)
-        if scorable.any():
-            found = self.predictor.probabilities(column[scorable].tolist())
-            probabilities[scorable] = found
-            labels[scorable] = decide(found)
-            confidence[scorable] = found.max(axis=1)
+        labels, confidence, probabilities = self.predictor.scores(column, scorable, None)
         label_column, confidence_column, *probability_columns = SCORE_COLUMNS
         scored = pd.DataFrame(probabilities, index=column.index, columns=probability_columns)
         scored.insert(0, confidence_column, confidence)

@@ -27,7 +27,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,7 +34,6 @@ import pyarrow.parquet as pq
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.atomic import atomic_file
 from model.labels import SCORE_COLUMNS
-from model.predict import decide
 
 # Rows read and sent to a worker at a time: small enough that the workers start soon and
 # finish together, large enough that sending a chunk costs little beside scoring it.
@@ -165,14 +163,7 @@ def score_frame(predictor: Predictor, frame: pd.DataFrame, spec: ColumnSpec) -> 
     """Return frame with the output columns added; rows with empty text get an empty label."""
     texts = frame[spec.text]
     has_text = (texts.str.strip() != "").to_numpy()
-    probabilities = np.full((len(frame), len(LABELS)), np.nan)
-    labels = np.full(len(frame), "", dtype=object)
-    confidence = np.full(len(frame), np.nan)
-    if has_text.any():
-        found = predictor.probabilities(texts[has_text].tolist())
-        probabilities[has_text] = found
-        labels[has_text] = decide(found)
-        confidence[has_text] = found.max(axis=1)
+    labels, confidence, probabilities = predictor.scores(texts, has_text, missing_label="")
     added = [labels, confidence, *probabilities.T]
     if spec.actors:
         added += _speakers_and_targets(texts, frame[spec.date] if spec.date else None)
