@@ -5,8 +5,12 @@ LABELS: tuple[str, ...] = ("conciliatory", "neutral", "warning")
 
 TEXT_COLUMN = "text"
 LABEL_COLUMN = "label"
+# The dates' column `stance score --date-column` and `stance timeline` use unless told otherwise.
+DATE_COLUMN = "date"
 # The columns scoring adds to a table, in order: `stance score`'s files, Tagger.score's frames.
 SCORE_COLUMNS: tuple[str, ...] = (LABEL_COLUMN, "confidence", *(f"p_{label}" for label in LABELS))
+# Added after them by `--actors`, the actor ids of each statement; a timeline's dyad by default.
+ACTOR_COLUMNS: tuple[str, ...] = ("speaker", "target")
 
 # What one request may hold: the API enforces these (configurable per deployment), the feedback
 # store refuses longer corrections, and the page reads them from GET /v1/model.

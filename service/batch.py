@@ -33,14 +33,12 @@ import pyarrow.parquet as pq
 
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.atomic import atomic_file
-from model.labels import SCORE_COLUMNS
+from model.labels import ACTOR_COLUMNS, SCORE_COLUMNS
 
 # Rows read and sent to a worker at a time: small enough that the workers start soon and
 # finish together, large enough that sending a chunk costs little beside scoring it.
 CHUNK_ROWS = 10_000
 OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
-# Added after OUTPUT_COLUMNS with --actors: the statement's speaker and target ids.
-ACTOR_COLUMNS = ("speaker", "target")
 # The added columns' names when the input already has some of them: a labelled file keeps its
 # own label column, and the model's call goes beside it as pred_label.
 PREDICTION_PREFIX = "pred_"

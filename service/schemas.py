@@ -30,7 +30,7 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 
-from model.labels import LABELS, LIMITS
+from model.labels import ACTOR_COLUMNS, LABELS, LIMITS
 
 # "Is there text to score?", stated once for the server and the description alike: at least one
 # character that is not white space, where white space is exactly what str.isspace() calls so
@@ -175,7 +175,7 @@ def timeline_request(limits: Limits) -> type[Request]:
         )
         freq: str = Field("M", description="The period: W (week), M (month) or Q (quarter).")
         by: list[Annotated[str, Field(min_length=1)]] = Field(
-            ["speaker", "target"], min_length=1, description="The actor columns of a dyad."
+            list(ACTOR_COLUMNS), min_length=1, description="The actor columns of a dyad."
         )
 
     return TimelineRequest

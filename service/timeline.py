@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from model.atomic import atomic_file
 from model.document import tone
-from model.labels import LABELS
+from model.labels import ACTOR_COLUMNS, DATE_COLUMN, LABELS
 from service.batch import statement_dates
 
 FREQUENCIES = {"W": "weekly", "M": "monthly", "Q": "quarterly"}
@@ -88,7 +88,7 @@ def columns_needed(by: Sequence[str], date_column: str) -> list[str]:
 
 
 def aggregate(
-    source: Path, by: Sequence[str], freq: str, date_column: str = "date"
+    source: Path, by: Sequence[str], freq: str, date_column: str = DATE_COLUMN
 ) -> tuple[pd.DataFrame, TimelineSummary]:
     """Return one row per group and period: counts, shares and tone (as analyze defines it)."""
     frames = chunks(source, columns_needed(by, date_column))  # read lazily, after the checks
@@ -229,9 +229,9 @@ def write_png(figure: Figure, path: Path, dyads: Sequence[str]) -> None:
 def write_timeline(
     source: Path,
     destination: Path,
-    by: Sequence[str] = ("speaker", "target"),
+    by: Sequence[str] = ACTOR_COLUMNS,
     freq: str = "M",
-    date_column: str = "date",
+    date_column: str = DATE_COLUMN,
     dyads: Sequence[str] | None = None,
     top: int = DEFAULT_TOP,
 ) -> tuple[Path, TimelineSummary]:

@@ -5,13 +5,14 @@ service/timeline.py's, so the page and the command line cannot disagree.
 """
 
 import math
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 from flask import Blueprint, jsonify
 from werkzeug.exceptions import UnprocessableEntity
 
-from model.labels import LABELS
+from model.labels import DATE_COLUMN, LABELS
 from service.openapi import operation
 from service.schemas import TimelineResponse, json_type, timeline_request
 from service.timeline import (
@@ -25,8 +26,6 @@ from service.timeline import (
 )
 
 timeline_api = Blueprint("timeline_api", __name__)
-
-DATE_COLUMN = "date"
 
 
 def rows_from(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
@@ -64,8 +63,6 @@ def probability(text: str, name: str) -> None:
 
 
 def by_from(by: list[str]) -> list[str]:
-    if not all(by):
-        raise UnprocessableEntity('"by" must be an array of column names, such as ["speaker"].')
     reserved = {DATE_COLUMN, "label", *PROBABILITY_COLUMNS}
     if len(set(by)) != len(by) or reserved & set(by):
         raise UnprocessableEntity(f'"by" must name distinct actor columns, not {", ".join(by)}.')
@@ -97,11 +94,5 @@ def timeline(body):
         # What `stance timeline` draws by default: the dyads with the most statements.
         dyads=choose_dyads(table, None, DEFAULT_TOP),
         periods=table.to_dict(orient="records"),
-        summary={
-            "rows": summary.rows,
-            "used": summary.used,
-            "no_date": summary.no_date,
-            "no_actor": summary.no_actor,
-            "unscored": summary.unscored,
-        },
+        summary={k: v for k, v in asdict(summary).items() if k != "dyads"},  # dyads: above
     )

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from model import Predictor
+from model.labels import ACTOR_COLUMNS, DATE_COLUMN
 from service.batch import CHUNK_ROWS, FORMATS, ColumnSpec, default_jobs
 from service.cli.options import (
-    DEFAULT_DATE_COLUMN,
     actors_option,
     date_column_option,
     example,
@@ -165,14 +165,14 @@ def comma_list(ctx: click.Context, param: click.Parameter, value: str | None) ->
     type=click.Path(path_type=Path),
 )
 @click.option(
-    "--by", default="speaker,target", show_default=True, callback=comma_list,
+    "--by", default=",".join(ACTOR_COLUMNS), show_default=True, callback=comma_list,
     help="The actor columns that make a dyad, separated by commas.",
 )  # fmt: skip
 @click.option(
     "--freq", type=click.Choice(["W", "M", "Q"]), default="M", show_default=True,
     help="Periods: weeks, months or quarters.",
 )  # fmt: skip
-@date_column_option(DEFAULT_DATE_COLUMN, "The dates' column.")
+@date_column_option(DATE_COLUMN, "The dates' column.")
 @click.option(
     "--dyads", callback=comma_list,
     help="Dyads to draw, such as USA-CHN,RUS-UKR (default: the --top ones by statements).",

@@ -16,7 +16,6 @@ DEFAULT_TEST = home.test_data
 DEFAULT_NEWS_TEST = home.news_test_data
 DEFAULT_HELD_OUT = home.held_out_data
 DEFAULT_REPORTS = home.reports_dir
-DEFAULT_DATE_COLUMN = "date"
 OUTSIDE = "outside a checkout: "
 SHOWN = {
     DEFAULT_MODEL_DIR: f"artifacts; {OUTSIDE}$STANCE_HOME/artifacts",
