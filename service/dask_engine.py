@@ -327,7 +327,7 @@ def score_file_dask(
         str(model_dir),
         predictor.version,
         spec,
-        meta=score_frame(None, _frame(columns, []), spec),
+        meta=score_frame(predictor, _frame(columns, []), spec),
         enforce_metadata=False,
     )
     parts = scored.to_delayed()
