@@ -4,9 +4,14 @@ Layout under a model directory (default ``artifacts/``)::
 
     artifacts/
         CURRENT                  the version id the service loads
-        <version>/model.skops    what Stance loads: a format that cannot run code when read
+        <version>/model.skops    the pipeline, in a format that cannot run code when read
+        <version>/scorer.npz     its numbers for the fast path (model/fast.py), plain arrays
         <version>/model.joblib   the same pipeline for your own notebooks; Stance never loads it
-        <version>/metadata.json  versions, data hash, parameters, metrics, sha256 of both files
+        <version>/metadata.json  versions, data hash, parameters, metrics, sha256 of each file
+
+Scoring loads scorer.npz when the version has one (every plain TF-IDF + logistic regression
+model does), without importing scikit-learn; model.skops is loaded only where the pipeline
+itself is needed (a calibrated model, training, `Predictor.verify`).
 
 A pickle (joblib's format) runs whatever code it names when it is loaded, and a checksum beside
 it is no defence: whoever can replace the file can rewrite the checksum. skops.io rebuilds only
@@ -15,6 +20,7 @@ ours that a model holds. Anything else is refused before any of it is built.
 """
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -24,18 +30,15 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import joblib
-import numpy
-import scipy
-import sklearn
-import skops
-import skops.io
-from skops.io.exceptions import UntrustedTypesFoundException
-
 from model.atomic import current_umask
+from model.fast import FastScorer, Tables
 from model.home import train_command
 
+# scikit-learn, scipy, joblib and skops are imported where they are used: importing them costs
+# seconds and most of a scoring run's memory, and the fast path needs none of them.
+
 MODEL_FILE = "model.skops"
+SCORER_FILE = "scorer.npz"
 EXPORT_FILE = "model.joblib"
 # The types a trained model holds beyond what skops trusts by default (scikit-learn,
 # numpy, builtins). tests/test_artifact.py checks a fresh model needs no more.
@@ -56,6 +59,12 @@ class ArtifactError(Exception):
 
 def library_versions() -> dict[str, str]:
     """Return the versions that must match for an artifact to load safely."""
+    import joblib
+    import numpy
+    import scipy
+    import sklearn
+    import skops
+
     return {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
@@ -77,6 +86,9 @@ def sha256_of(path: Path) -> str:
 
 def save_artifact(pipeline: Any, metadata: dict[str, Any], model_dir: Path) -> Path:
     """Write pipeline and metadata as model_dir/<version>/, complete or not at all."""
+    import joblib
+    import skops.io
+
     version = metadata["version"]
     model_dir.mkdir(parents=True, exist_ok=True)
     final = model_dir / version
@@ -92,6 +104,9 @@ def save_artifact(pipeline: Any, metadata: dict[str, Any], model_dir: Path) -> P
             "sha256": sha256_of(staging / MODEL_FILE),
             "export_sha256": sha256_of(staging / EXPORT_FILE),
         }
+        if FastScorer.unsupported(pipeline) is None:
+            Tables.of(pipeline).save(staging / SCORER_FILE)
+            metadata["scorer_sha256"] = sha256_of(staging / SCORER_FILE)
         (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
         os.rename(staging, final)
     except BaseException:
@@ -111,18 +126,28 @@ def read_metadata(version_dir: Path) -> dict[str, Any]:
         raise ArtifactError(f"unreadable model metadata at {path}: {error}") from None
 
 
-def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """Verify checksum and library versions, then rebuild the model from trusted types only.
+def _check(path: Path, expected: str | None) -> None:
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ArtifactError(
+            f"checksum mismatch for {path}: expected {expected}, found {actual}; the file was "
+            "changed after training, refusing to load it"
+        )
 
-    Every way a load can fail (missing, tampered, truncated, untrusted types, not a model at
-    all) raises ArtifactError, so callers keep what they had and say why.
+
+def verified_metadata(version_dir: Path) -> dict[str, Any]:
+    """Return a version's metadata once its files match it: checksums and scikit-learn's version.
+
+    Checked on every load, whichever file is then read: a version with a tampered file is
+    refused everywhere, not only where that file is read. Hashing both costs a few ms.
     """
     metadata = read_metadata(version_dir)
     built_with = metadata.get("versions", {}).get("scikit-learn")
-    if built_with != sklearn.__version__:
+    installed = importlib.metadata.version("scikit-learn")  # without importing it: that is slow
+    if built_with != installed:
         raise ArtifactError(
             f"model {version_dir.name} was built with scikit-learn {built_with}, this is "
-            f"{sklearn.__version__}: retrain it with {train_command()}"
+            f"{installed}: retrain it with {train_command()}"
         )
     model_path = version_dir / MODEL_FILE
     if not model_path.is_file():
@@ -132,12 +157,26 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
                 "Stance no longer loads because a pickle can run code: retrain it"
             )
         raise ArtifactError(f"no model file at {model_path}: run {train_command()}")
-    actual = sha256_of(model_path)
-    if actual != metadata.get("sha256"):
-        raise ArtifactError(
-            f"checksum mismatch for {model_path}: expected {metadata.get('sha256')}, "
-            f"found {actual}; the file was changed after training, refusing to load it"
-        )
+    _check(model_path, metadata.get("sha256"))
+    if "scorer_sha256" in metadata:
+        scorer_path = version_dir / SCORER_FILE
+        if not scorer_path.is_file():
+            raise ArtifactError(f"no scorer file at {scorer_path}, though its metadata lists one")
+        _check(scorer_path, metadata["scorer_sha256"])
+    return metadata
+
+
+def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """Verify the version, then rebuild its model (the pipeline) from trusted types only.
+
+    Every way a load can fail (missing, tampered, truncated, untrusted types, not a model at
+    all) raises ArtifactError, so callers keep what they had and say why.
+    """
+    import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    metadata = verified_metadata(version_dir)
+    model_path = version_dir / MODEL_FILE
     try:
         # Refuses, before building anything, a file naming a type outside the trusted ones.
         model = skops.io.load(model_path, trusted=list(TRUSTED_TYPES))
@@ -150,6 +189,22 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
         raise ArtifactError(f"{model_path} holds a {type(model).__name__}, not a fitted model")
     return model, metadata
+
+
+def load_tables(version_dir: Path) -> tuple[Tables | None, dict[str, Any]]:
+    """Verify the version, then read its fast-path tables; None when it has none.
+
+    A version has none when its model is not a plain pipeline (calibrated) or when it was
+    trained before the tables were stored: the caller then loads the pipeline itself.
+    """
+    metadata = verified_metadata(version_dir)
+    if "scorer_sha256" not in metadata:
+        return None, metadata
+    path = version_dir / SCORER_FILE
+    try:
+        return Tables.load(path), metadata
+    except Exception as error:  # a truncated zip, a missing array, a pickle, a wrong shape...
+        raise ArtifactError(f"{path} is not a loadable scorer: {error}") from None
 
 
 def current_version(model_dir: Path) -> str:

@@ -1,24 +1,29 @@
 """The exact fast path: the fitted pipeline's own arithmetic, without scikit-learn's per-call cost.
 
-Built once from a fitted TF-IDF + logistic regression pipeline when a version loads; never a
-second model. 99% of scikit-learn's prediction time is the vectorizer: string n-grams, a
-vocabulary lookup per n-gram, and a sparse matrix per call. Here each whitespace-separated chunk
+Built from a fitted TF-IDF + logistic regression pipeline's own numbers (its `Tables`); never a
+second model. Training stores the tables beside the pipeline (`scorer.npz`: arrays and settings,
+no pickle), so a version loads without importing scikit-learn at all: that import alone is most
+of a scoring run's start-up and memory.
+
+99% of scikit-learn's prediction time is the vectorizer: string n-grams, a vocabulary lookup per
+n-gram, and a sparse matrix per call. Here each whitespace-separated chunk
 of lower-cased text is analysed once and cached as vocabulary ids (and the ids of its negated
 forms), bigrams are looked up as pairs of unigram ids, and the TF-IDF weighting, L2 norm, dot
 product and softmax are plain arithmetic: Python floats for one text, numpy for a batch.
 tests/test_fast.py checks the probabilities equal predict_proba's within 1e-9.
 """
 
+import json
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import chain, compress, groupby, islice, pairwise, repeat
 from operator import eq, itemgetter
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn.feature_extraction.text import strip_accents_unicode
-from sklearn.pipeline import Pipeline
 
 from model.features import (
     ACTOR_TOKEN,
@@ -67,18 +72,86 @@ class ChunkCache(dict):
         return analysed
 
 
+def strip_accents(text: str) -> str:
+    """scikit-learn's strip_accents_unicode (the vectorizer's strip_accents="unicode"), exactly."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+class Tables(NamedTuple):
+    """What the fast path needs of a fitted pipeline: its numbers and its tokeniser's settings."""
+
+    analyzer: Analyzer
+    terms: list[str]  # the feature names, in feature id order
+    idf: np.ndarray  # (features,)
+    coef: np.ndarray  # (labels, features)
+    intercept: np.ndarray  # (labels,)
+    classes: tuple[str, ...]
+    bigrams: bool
+
+    @classmethod
+    def of(cls, pipeline: Any) -> "Tables":
+        """Read the tables of a pipeline that `FastScorer.unsupported` accepts."""
+        vectorizer, classifier = pipeline.named_steps["tfidf"], pipeline.named_steps["clf"]
+        vocabulary = vectorizer.vocabulary_
+        return cls(
+            analyzer=vectorizer.tokenizer,
+            terms=sorted(vocabulary, key=vocabulary.__getitem__),
+            idf=vectorizer.idf_.astype(np.float64),
+            coef=classifier.coef_.astype(np.float64),
+            intercept=classifier.intercept_.astype(np.float64),
+            classes=tuple(str(c) for c in classifier.classes_),
+            bigrams=vectorizer.ngram_range[1] == 2,
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the tables as a compressed .npz of plain arrays: reading it runs no code."""
+        settings = {"analyzer": vars(self.analyzer), "bigrams": self.bigrams}
+        with open(path, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                terms=np.asarray(self.terms, dtype=str),
+                idf=self.idf,
+                coef=self.coef,
+                intercept=self.intercept,
+                classes=np.asarray(self.classes, dtype=str),
+                settings=np.asarray(json.dumps(settings)),
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> "Tables":
+        """Read tables written by save; a malformed file raises (ValueError, KeyError...)."""
+        with np.load(path, allow_pickle=False) as stored:
+            settings = json.loads(str(stored["settings"]))
+            tables = cls(
+                analyzer=Analyzer(**settings["analyzer"]),
+                terms=stored["terms"].tolist(),
+                idf=stored["idf"].astype(np.float64),
+                coef=stored["coef"].astype(np.float64),
+                intercept=stored["intercept"].astype(np.float64),
+                classes=tuple(stored["classes"].tolist()),
+                bigrams=bool(settings["bigrams"]),
+            )
+        n_labels, n_features = len(tables.classes), len(tables.terms)
+        if tables.idf.shape != (n_features,) or tables.coef.shape != (n_labels, n_features):
+            raise ValueError("the tables' shapes do not agree")
+        if tables.intercept.shape != (n_labels,):
+            raise ValueError("the tables' shapes do not agree")
+        return tables
+
+
 class FastScorer:
     """Scores texts exactly as `pipeline.predict_proba` does, many times faster."""
 
-    def __init__(self, pipeline: Pipeline):
-        vectorizer, classifier = pipeline.named_steps["tfidf"], pipeline.named_steps["clf"]
-        self.analyzer: Analyzer = vectorizer.tokenizer
-        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+    def __init__(self, tables: Tables):
+        self.tables = tables
+        self.analyzer = tables.analyzer
+        self.terms = tables.terms
+        self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(tables.terms)}
         self.n_features = len(self.vocabulary)
-        self.idf = vectorizer.idf_.astype(np.float64)
-        self.coef = classifier.coef_.astype(np.float64)  # (labels, features)
-        self.intercept = classifier.intercept_.astype(np.float64)
-        self.bigrams = vectorizer.ngram_range[1] == 2
+        self.idf, self.coef, self.intercept = tables.idf, tables.coef, tables.intercept
+        self.bigrams = tables.bigrams
         pair_keys, pair_ids = [], []
         self.pairs: dict[tuple[int, int], int] = {}
         for term, index in self.vocabulary.items():
@@ -96,11 +169,10 @@ class FastScorer:
         # larger than the whole sum. A row is (idf², idf·coef per label): a text's logits are
         # then its rows' sums over the norm, with one division per label, not per feature.
         self._idf = self.idf.tolist()
-        self._rows = [
-            (idf * idf, *(idf * c for c in coefs))
-            for idf, coefs in zip(self._idf, self.coef.T.tolist(), strict=True)
-        ]
-        self._rows.append((0.0,) * (1 + len(self.intercept)))  # rows[UNSEEN], the last: zeros
+        # numpy's products of two floats are Python's, bit for bit; the last row, rows[UNSEEN],
+        # is zeros.
+        rows = np.column_stack([self.idf * self.idf, self.idf[:, None] * self.coef.T])
+        self._rows = np.vstack([rows, np.zeros(rows.shape[1])]).tolist()
         self._intercept = self.intercept.tolist()
         self._lemmatize = folded_lemmas if self.analyzer.fold_spelling else lemmas
         self._actors = actor_pattern() if self.analyzer.mask_actors else None
@@ -109,6 +181,8 @@ class FastScorer:
     @classmethod
     def unsupported(cls, pipeline: Any) -> str | None:
         """Return why pipeline cannot take the fast path, or None when it can."""
+        from sklearn.pipeline import Pipeline  # only a caller holding a pipeline gets here
+
         if not isinstance(pipeline, Pipeline) or [n for n, _ in pipeline.steps] != ["tfidf", "clf"]:
             return "not a plain TF-IDF + logistic regression pipeline"
         vectorizer, classifier = pipeline.named_steps["tfidf"], pipeline.named_steps["clf"]
@@ -156,7 +230,7 @@ class FastScorer:
 
     def token_ids(self, text: str) -> list[int]:
         """Return the vocabulary id of each token the Analyzer makes of text (UNSEEN if none)."""
-        text = strip_accents_unicode(text)
+        text = strip_accents(text)
         if self._actors is not None:
             text = self._actors.sub(f" {ACTOR_TOKEN} ", text)
         chunks = list(map(self._chunks.__getitem__, text.lower().split()))

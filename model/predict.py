@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from model.artifact import ArtifactError, current_version, load_artifact
-from model.fast import FastScorer
+from model.artifact import ArtifactError, current_version, load_artifact, load_tables
+from model.fast import FastScorer, Tables
 from model.labels import LABELS
-from model.pipeline import base_pipeline
 
 
 def best(row: Sequence[float]) -> int:
@@ -79,29 +78,48 @@ class Prediction:
 
 
 class Predictor:
-    """A loaded, verified model and its metadata."""
+    """A loaded, verified model and its metadata.
 
-    def __init__(self, model: Any, metadata: dict[str, Any]):
-        classes = tuple(getattr(model, "classes_", ()))
+    Built from a model in memory, or loaded from a stored version: from its fast-path tables
+    when it has them (no scikit-learn import), else from its pipeline. The pipeline of a version
+    loaded from its tables is read from disk only if something asks for it.
+    """
+
+    def __init__(
+        self,
+        model: Any | None,
+        metadata: dict[str, Any],
+        tables: Tables | None = None,
+        version_dir: Path | None = None,
+    ):
+        self.metadata = metadata
+        self._model = model  # what gives the probabilities: the pipeline, or it calibrated
+        self._version_dir = version_dir
+        self._terms: Any = None  # built on the first explanation, then kept
+        if model is not None:
+            # The exact fast path when the model is the plain pipeline it knows (a calibrated
+            # model, or an unusual vectorizer, is scored by scikit-learn itself).
+            self.slow_path_reason = FastScorer.unsupported(model)
+            if self.slow_path_reason is None:
+                tables = Tables.of(model)
+            classes = tuple(getattr(model, "classes_", ()))
+        else:
+            self.slow_path_reason = None
+            classes = tables.classes
         if classes != LABELS:
             raise ArtifactError(f"model labels {classes} differ from Stance's labels {LABELS}")
-        self.model = model  # what gives the probabilities: the pipeline, or it calibrated
-        self.pipeline = base_pipeline(model)  # TF-IDF + logistic regression, for explanations
-        self.metadata = metadata
-        self._vectorizer = self.pipeline.named_steps["tfidf"]
-        self._classifier = self.pipeline.named_steps["clf"]
-        self._terms: np.ndarray | None = None  # built on the first explanation, then kept
-        # The exact fast path when the model is the plain pipeline it knows (a calibrated
-        # model, or an unusual vectorizer, is scored by scikit-learn itself).
-        self.slow_path_reason = FastScorer.unsupported(model)
-        self.fast = FastScorer(model) if self.slow_path_reason is None else None
+        self.fast = FastScorer(tables) if tables is not None else None
 
     @classmethod
     def load(cls, version_dir: Path) -> "Predictor":
         """Load one stored version and prove it predicts; any failure is an ArtifactError."""
-        model, metadata = load_artifact(version_dir)
+        tables, metadata = load_tables(version_dir)
         try:
-            predictor = cls(model, metadata)
+            if tables is not None:
+                predictor = cls(None, metadata, tables, version_dir)
+            else:
+                model, metadata = load_artifact(version_dir)
+                predictor = cls(model, metadata, version_dir=version_dir)
             probabilities = predictor.probabilities([SMOKE_TEXT])
         except ArtifactError:
             raise
@@ -115,6 +133,34 @@ class Predictor:
     def load_current(cls, model_dir: Path) -> "Predictor":
         """Load the version that model_dir/CURRENT names."""
         return cls.load(Path(model_dir) / current_version(Path(model_dir)))
+
+    @property
+    def model(self) -> Any:
+        """The fitted model itself (scikit-learn), loaded from its version on first use."""
+        if self._model is None:
+            if self._version_dir is None:
+                raise ArtifactError("this predictor was built from tables alone: it has no model")
+            self._model, _ = load_artifact(self._version_dir)
+        return self._model
+
+    @property
+    def pipeline(self) -> Any:
+        """The TF-IDF + logistic regression pipeline inside the model."""
+        from model.pipeline import base_pipeline  # imports scikit-learn: only when asked
+
+        return base_pipeline(self.model)
+
+    def verify(self) -> None:
+        """Check the fast path and the stored pipeline agree, so either may serve the version."""
+        if self.fast is None:
+            return
+        expected = self.model.predict_proba([SMOKE_TEXT])[0]
+        found = self.fast.probabilities_one(SMOKE_TEXT)
+        if not np.allclose(found, expected, rtol=0, atol=1e-9):
+            raise ArtifactError(
+                f"model {self.version}: its scorer and its pipeline disagree "
+                f"({found} against {expected.tolist()}); retrain it"
+            )
 
     @property
     def version(self) -> str:
@@ -171,19 +217,26 @@ class Predictor:
         if self.fast is not None:
             ids, values = self.fast.features(text)
             return np.asarray(ids, dtype=np.int64), np.asarray(values, dtype=np.float64)
-        row = self._vectorizer.transform([text]).tocsr()
+        row = self.pipeline.named_steps["tfidf"].transform([text]).tocsr()
         return row.indices, row.data
 
-    def _explain(self, texts: Sequence[str], labels: Sequence[int]) -> list[Explanation]:
+    def _weights(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        """Feature names, coefficients and intercepts of the linear model."""
+        if self.fast is not None:
+            return self.fast.terms, self.fast.coef, self.fast.intercept
         if self._terms is None:
-            self._terms = self._vectorizer.get_feature_names_out()
-        coefficients, intercepts = self._classifier.coef_, self._classifier.intercept_
+            self._terms = self.pipeline.named_steps["tfidf"].get_feature_names_out()
+        classifier = self.pipeline.named_steps["clf"]
+        return self._terms, classifier.coef_, classifier.intercept_
+
+    def _explain(self, texts: Sequence[str], labels: Sequence[int]) -> list[Explanation]:
+        terms_of, coefficients, intercepts = self._weights()
         explanations = []
         for text, k in zip(texts, labels, strict=True):
             ids, values = self.features(text)
             weights = values * coefficients[k, ids]
             order = np.argsort(-np.abs(weights), kind="stable")
-            terms = [Term(str(self._terms[ids[j]]), float(weights[j])) for j in order]
+            terms = [Term(str(terms_of[ids[j]]), float(weights[j])) for j in order]
             explanations.append(
                 Explanation(
                     label=LABELS[k],

@@ -89,7 +89,8 @@ def promote(model_dir: Path, version: str) -> None:
     """Make version current, after checking it loads; record it in HISTORY."""
     if not (model_dir / version).is_dir() or "/" in version or version.startswith("."):
         raise ArtifactError(f"no model version {version!r} in {model_dir}")
-    Predictor.load(model_dir / version)  # refuse a broken or tampered version before switching
+    # Refuse a broken or tampered version before switching: its pipeline too, not just its tables.
+    Predictor.load(model_dir / version).verify()
     past = history(model_dir)
     if not past or past[-1] != version:
         write_atomically(model_dir / HISTORY_FILE, "\n".join([*past, version]) + "\n")
@@ -105,7 +106,7 @@ def rollback(model_dir: Path) -> str:
     if not past:
         raise ArtifactError(f"nothing to roll back to: {model_dir} has no earlier version")
     previous = past[-1]
-    Predictor.load(model_dir / previous)
+    Predictor.load(model_dir / previous).verify()
     write_atomically(model_dir / HISTORY_FILE, "\n".join(past) + "\n")
     write_atomically(model_dir / "CURRENT", previous + "\n")
     return previous

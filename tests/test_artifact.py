@@ -1,7 +1,9 @@
 """Loading a model never runs code that training did not write, and every failure is a refusal.
 
 Each test plants a file as an attacker who can write to the artifacts folder would: the new file
-under the name Stance loads, with its checksum written into the metadata beside it.
+under the name Stance loads, with its checksum written into the metadata beside it. A version is
+scored from its tables (scorer.npz) when it has them, so a planted pipeline also drops the tables:
+that is what an attacker would do to make Stance read it.
 """
 
 import json
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 import requests
 import skops.io
@@ -22,6 +25,7 @@ from model.artifact import (
     EXPORT_FILE,
     METADATA_FILE,
     MODEL_FILE,
+    SCORER_FILE,
     TRUSTED_TYPES,
     current_version,
     sha256_of,
@@ -57,11 +61,27 @@ def victim(model_dir, tmp_path) -> tuple[Path, Path, Path]:
     return target, target / current_version(target), tmp_path / MARKER
 
 
-def plant(version_dir: Path, payload: Path) -> None:
-    """Replace the model file and rewrite its checksum, as someone who can write there would."""
-    shutil.copy(payload, version_dir / MODEL_FILE)
+def drop_tables(version_dir: Path) -> None:
+    """Make version_dir a version trained before the tables were stored."""
     metadata = json.loads((version_dir / METADATA_FILE).read_text())
-    metadata["sha256"] = sha256_of(version_dir / MODEL_FILE)
+    del metadata["scorer_sha256"]
+    (version_dir / METADATA_FILE).write_text(json.dumps(metadata))
+    (version_dir / SCORER_FILE).unlink()
+
+
+def plant(version_dir: Path, payload: Path, name: str = MODEL_FILE) -> None:
+    """Replace a model file and rewrite its checksum, as someone who can write there would.
+
+    Planting the pipeline also removes the tables, so that Stance has to read the pipeline.
+    """
+    if name == MODEL_FILE:
+        drop_tables(version_dir)
+    shutil.copy(payload, version_dir / name)
+    metadata = json.loads((version_dir / METADATA_FILE).read_text())
+    if name == MODEL_FILE:
+        metadata["sha256"] = sha256_of(version_dir / MODEL_FILE)
+    else:
+        metadata["scorer_sha256"] = sha256_of(version_dir / SCORER_FILE)
     (version_dir / METADATA_FILE).write_text(json.dumps(metadata))
 
 
@@ -78,17 +98,28 @@ def planted_pickle(tmp_path: Path, marker: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make", [planted_skops, planted_pickle])
-def test_a_planted_model_runs_no_code_anywhere(victim, tmp_path, make, runner):
+def planted_tables(tmp_path: Path, marker: Path) -> Path:
+    """Tables whose arrays are pickles: numpy writes an object array as one."""
+    path = tmp_path / "planted.npz"
+    hostile = np.asarray([Planted(marker)], dtype=object)
+    np.savez(path, terms=hostile, idf=hostile, coef=hostile, intercept=hostile, settings=hostile)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [(planted_skops, MODEL_FILE), (planted_pickle, MODEL_FILE), (planted_tables, SCORER_FILE)],
+)
+def test_a_planted_model_runs_no_code_anywhere(victim, tmp_path, make, name, runner):
     model_dir, version_dir, marker = victim
-    plant(version_dir, make(tmp_path, marker))
+    plant(version_dir, make(tmp_path, marker), name)
     version = version_dir.name
 
     with pytest.raises(ArtifactError):
         Predictor.load(version_dir)
     result = runner.invoke(main, ["predict", "--model-dir", str(model_dir), "Talks resumed."])
     assert (result.exit_code != 0 and "refusing" in result.output + str(result.stderr)) or (
-        "not a loadable model" in result.output
+        "not a loadable" in result.output
     ), result.output
     promoted = runner.invoke(main, ["promote", "--model-dir", str(model_dir), version])
     assert promoted.exit_code == 1, promoted.output
@@ -101,6 +132,7 @@ def test_a_planted_model_runs_no_code_anywhere(victim, tmp_path, make, runner):
 
 def test_an_old_pickle_only_version_is_refused_without_unpickling(victim, tmp_path):
     _, version_dir, marker = victim
+    drop_tables(version_dir)
     (version_dir / MODEL_FILE).unlink()
     shutil.copy(planted_pickle(tmp_path, marker), version_dir / EXPORT_FILE)
     with pytest.raises(ArtifactError, match="only as a pickle"):
@@ -125,6 +157,44 @@ def test_a_broken_model_with_a_matching_checksum_is_a_refusal(victim, tmp_path, 
     plant(version_dir, broken)
     with pytest.raises(ArtifactError):
         Predictor.load(version_dir)
+
+
+def test_a_stored_version_scores_without_importing_scikit_learn(model_dir):
+    # Importing scikit-learn (and skops's list of trusted types) is most of a scoring run's
+    # start-up and memory: the tables make it unneeded, until the pipeline itself is asked for.
+    script = (
+        "import sys\n"
+        "from model import Predictor\n"
+        f"predictor = Predictor.load_current({str(model_dir)!r})\n"
+        "prediction = predictor.predict(['Moscow warned of countermeasures.'], explain=True)[0]\n"
+        "assert prediction.label == 'warning', prediction\n"
+        "assert 'sklearn' not in sys.modules and 'skops' not in sys.modules\n"
+        "predictor.verify()\n"
+        "assert 'sklearn' in sys.modules\n"
+    )
+    subprocess.run([BIN / "python", "-c", script], cwd=ROOT, check=True, timeout=300)
+
+
+def test_a_version_without_tables_loads_its_pipeline_and_takes_the_fast_path(victim):
+    _, version_dir, _ = victim
+    drop_tables(version_dir)
+    predictor = Predictor.load(version_dir)
+    assert predictor.fast is not None and predictor._model is not None
+    predictor.verify()
+
+
+def test_tables_that_disagree_with_the_pipeline_are_refused_by_promote(victim, tmp_path, runner):
+    model_dir, version_dir, _ = victim
+    with np.load(version_dir / SCORER_FILE) as stored:
+        arrays = dict(stored)
+    arrays["intercept"] = arrays["intercept"][::-1].copy()  # a different model, well formed
+    altered = tmp_path / "altered.npz"
+    np.savez_compressed(altered, **arrays)
+    plant(version_dir, altered, SCORER_FILE)
+    with pytest.raises(ArtifactError, match="disagree"):
+        Predictor.load(version_dir).verify()
+    promoted = runner.invoke(main, ["promote", "--model-dir", str(model_dir), version_dir.name])
+    assert promoted.exit_code == 1 and "disagree" in promoted.output, promoted.output
 
 
 def test_a_fresh_model_needs_no_trust_beyond_the_list(model_dir):
