@@ -163,14 +163,17 @@ def train(
     model_dir: Path,
     search: bool = True,
     keep: int = DEFAULT_KEEP,
-    corrections: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
     calibrate: bool = CALIBRATE,
     on_progress: Progress = _silent,
 ) -> tuple[Path, dict[str, Any]]:
-    """Validate the data, fit, evaluate on the held-out file, save, make it current, prune."""
+    """Validate the data, fit, evaluate on the held-out file, save, make it current, prune.
+
+    feedback: the users' corrections to add to the statements (training.data.read_feedback).
+    """
     tests = [test] if isinstance(test, Path) else list(test)
     on_progress(CHECKING, 0, 1)
-    train_frame, test_frame = load_corpus(statements, tests, corrections)
+    train_frame, test_frame = load_corpus(statements, tests, feedback)
     on_progress(CHECKING, 1, 1)
     pipeline, params, cross_validated = fit(train_frame, search, calibrate, on_progress)
     on_progress(EVALUATING, 0, 1)
@@ -199,10 +202,10 @@ def train(
                 for path in tests
             ],
             "test_rows": len(test_frame),
-            "feedback_rows": 0 if corrections is None else len(corrections),
+            "feedback_rows": 0 if feedback is None else len(feedback),
             "feedback_sha256": None
-            if corrections is None
-            else hashlib.sha256(corrections.to_csv(index=False).encode()).hexdigest(),
+            if feedback is None
+            else hashlib.sha256(feedback.to_csv(index=False).encode()).hexdigest(),
         },
         "params": params,
         "metrics": {
