@@ -73,6 +73,7 @@ promote: $(VENV)/.installed ## Make a stored version current: make promote VERSI
 rollback: $(VENV)/.installed ## Make the previously current version current again
 	$(STANCE) rollback
 
+# Every tier under tests/ (code, data, model, service, cli); one tier: .venv/bin/pytest tests/model
 test: $(VENV)/.installed browser ## Run the whole test suite (it trains its own model in a temp folder)
 	$(BIN)/pytest
 

@@ -41,7 +41,7 @@ MODEL_FILE = "model.skops"
 SCORER_FILE = "scorer.npz"
 EXPORT_FILE = "model.joblib"
 # The types a trained model holds beyond what skops trusts by default (scikit-learn,
-# numpy, builtins). tests/test_artifact.py checks a fresh model needs no more.
+# numpy, builtins). tests/model/test_artifact.py checks a fresh model needs no more.
 TRUSTED_TYPES = (
     "model.features.Analyzer",
     # What a calibrated model (CALIBRATE in model/pipeline.py) adds around the pipeline.

@@ -10,7 +10,7 @@ n-gram, and a sparse matrix per call. Here each whitespace-separated chunk
 of lower-cased text is analysed once and cached as vocabulary ids (and the ids of its negated
 forms), bigrams are looked up as pairs of unigram ids, and the TF-IDF weighting, L2 norm, dot
 product and softmax are plain arithmetic: Python floats for one text, numpy for a batch.
-tests/test_fast.py checks the probabilities equal predict_proba's within 1e-9.
+tests/model/test_fast.py checks the probabilities equal predict_proba's within 1e-9.
 """
 
 import json

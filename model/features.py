@@ -2,7 +2,7 @@
 
 `Analyzer` is the vectorizer's tokenizer. It is pickled into every artifact by name
 (`model.features.Analyzer`) with only its settings, so a stored model keeps working while the
-code around it moves; `tests/test_features.py` pins the names stored models refer to.
+code around it moves; `tests/model/test_artifact.py` pins the names stored models refer to.
 """
 
 import csv
@@ -145,7 +145,7 @@ def actor_pattern(path: Path = ACTORS_FILE) -> re.Pattern[str]:
     branch begins with that letter as a plain character. Python's regex engine then skips, in C,
     every character that cannot start a name and tries only the dozen names of that letter where
     one can: 1.6x faster than a look-ahead per letter, which was 8x faster than one flat list
-    of names (measured on data/test.csv; tests/test_actors.py checks the same matches as the
+    of names (measured on data/test.csv; tests/model/test_actors.py checks the same matches as the
     flat list).
     """
     with open(path, encoding="utf-8", newline="") as handle:

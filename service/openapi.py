@@ -2,7 +2,7 @@
 its view declares with @operation (the request model it validates with, the answers it gives).
 
 A route without a declared operation is an error when the document is built, so the description
-cannot leave one out; tests/test_openapi.py builds it for every configuration.
+cannot leave one out; tests/service/test_openapi.py builds it for every configuration.
 """
 
 import functools

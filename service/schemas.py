@@ -34,7 +34,7 @@ from model.labels import ACTOR_COLUMNS, LABELS, LIMITS
 
 # "Is there text to score?", stated once for the server and the description alike: at least one
 # character that is not white space, where white space is exactly what str.isspace() calls so
-# (tests/test_openapi.py checks every code point). Spelled out so JSON Schema validators in
+# (tests/service/test_openapi.py checks every code point). Spelled out so JSON Schema validators in
 # every language, whose \s differ, read it the same way.
 NOT_BLANK = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 

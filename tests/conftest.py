@@ -1,5 +1,6 @@
 """Fixtures and options: one real model trained on the real corpus, in a temp folder, per session.
 
+They serve every tier below this folder (code, data, model, service, cli).
 What tests import (paths, the sample statement, start_gunicorn, assert_problem) is helpers.py.
 Markers (pyproject.toml): `slow` is set on the tests; `browser` here on every test that uses
 the `browser` fixture; `server` here on every test that uses the `server` fixture, and on the
@@ -27,7 +28,8 @@ def pytest_addoption(parser):
         "--model-dir",
         default=None,
         help="Test the current version of this model folder (a copy) instead of training one: "
-        "`pytest tests/test_behaviour.py --model-dir artifacts` gates a candidate before promote.",
+        "`pytest tests/model/test_behaviour.py --model-dir artifacts` gates a candidate before "
+        "promote.",
     )
 
 

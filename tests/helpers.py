@@ -12,7 +12,8 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent  # the tiers' folders, and the data some tests read
+ROOT = TESTS.parent
 DATA = ROOT / "data" / "statements.csv"
 TEST_DATA = ROOT / "data" / "test.csv"
 NEWS_TEST_DATA = ROOT / "data" / "news_test.csv"

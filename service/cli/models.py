@@ -100,10 +100,10 @@ def train(
     from training.data import DataError, read_feedback
     from training.train import train as train_model
 
-    corrections = None
+    feedback = None
     if with_feedback:
-        corrections = read_feedback(db_path)
-        click.echo(f"adding {len(corrections)} correction(s) from {db_path}")
+        feedback = read_feedback(db_path)
+        click.echo(f"adding {len(feedback)} correction(s) from {db_path}")
     progress = TrainingProgress()
     try:
         version_dir, metadata = train_model(
@@ -112,7 +112,7 @@ def train(
             model_dir,
             search=search,
             keep=keep,
-            corrections=corrections,
+            feedback=feedback,
             on_progress=progress,
         )
     except DataError as error:

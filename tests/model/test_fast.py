@@ -1,0 +1,115 @@
+"""The fast path is exact: the same probabilities and explanations as scikit-learn's pipeline."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from model import LABELS
+from model.fast import FastScorer
+from model.pipeline import build_pipeline
+from model.predict import best, decide
+from training.data import read_labelled
+
+from ..helpers import DATA, NEWS_TEST_DATA, TEST_DATA
+
+TOLERANCE = 1e-9
+
+
+@pytest.fixture(scope="module")
+def corpus_texts() -> list[str]:
+    return [t for path in (DATA, TEST_DATA, NEWS_TEST_DATA) for t in read_labelled(path)["text"]]
+
+
+def test_the_trained_model_takes_the_fast_path(predictor):
+    assert predictor.fast is not None, predictor.slow_path_reason
+
+
+def test_batch_probabilities_equal_scikit_learn_on_the_whole_corpus(predictor, corpus_texts):
+    expected = predictor.model.predict_proba(corpus_texts)
+    np.testing.assert_allclose(predictor.probabilities(corpus_texts), expected, atol=TOLERANCE)
+
+
+def test_one_text_probabilities_equal_scikit_learn(predictor, corpus_texts):
+    sample = corpus_texts[::25]
+    expected = predictor.model.predict_proba(sample)
+    one_by_one = np.array([predictor.probabilities([text])[0] for text in sample])
+    np.testing.assert_allclose(one_by_one, expected, atol=TOLERANCE)
+
+
+# Texts that stress the analyzer: any unicode, negations, clause ends, actor names, nothing.
+pieces = st.sampled_from(
+    [
+        "not",
+        "no",
+        "never",
+        "won't",
+        "without",
+        ",",
+        ".",
+        ";",
+        "!",
+        "?",
+        "Beijing",
+        "U.S.",
+        "South Sudan",
+        "the",
+        "warned",
+        "talks",
+        "neighbours",
+        "criticised",
+        "Kim Jong Un",
+        "Elysée",
+        "Türkiye",
+        "café",
+        "  ",
+        "\n",
+        "\t",
+        "'",
+        "-",
+        "de-escalation",
+        "US",
+        "WHO",
+    ]
+)
+texts = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.one_of(pieces, st.text(max_size=12)), max_size=80).map(" ".join),
+    st.lists(pieces, max_size=2000).map(" ".join),  # very long texts
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(texts, min_size=1, max_size=6))
+def test_generated_texts_score_as_scikit_learn_does(predictor, batch):
+    expected = predictor.model.predict_proba(batch)
+    np.testing.assert_allclose(predictor.probabilities(batch), expected, atol=TOLERANCE)
+    np.testing.assert_allclose(predictor.probabilities(batch[:1])[0], expected[0], atol=TOLERANCE)
+
+
+def test_explanations_add_up_to_scikit_learn_logits(predictor, corpus_texts):
+    sample = corpus_texts[::97]
+    logits = predictor.pipeline.decision_function(sample)
+    vectors = predictor.pipeline.named_steps["tfidf"].transform(sample).tocsr()
+    names = predictor.pipeline.named_steps["tfidf"].get_feature_names_out()
+    for i, prediction in enumerate(predictor.predict(sample, explain=True)):
+        explanation = prediction.explanation
+        k = LABELS.index(explanation.label)
+        assert explanation.logit == pytest.approx(logits[i, k], abs=TOLERANCE)
+        terms = {t.term for t in (*explanation.toward, *explanation.against)}
+        row = vectors.getrow(i)
+        nonzero = {names[j] for j, w in zip(row.indices, row.data, strict=True) if w}
+        coefficients = predictor.pipeline.named_steps["clf"].coef_[k]
+        assert terms == {n for n in nonzero if coefficients[list(names).index(n)] != 0}
+
+
+def test_a_vocabulary_that_breaks_the_bigram_rule_is_scored_by_scikit_learn():
+    frame = read_labelled(TEST_DATA)
+    capped = build_pipeline({"tfidf__max_features": 300}).fit(frame["text"], frame["label"])
+    reason = FastScorer.unsupported(capped)
+    assert reason is None or "half outside" in reason
+
+
+def test_one_text_and_batch_decide_alike_on_ties():
+    rows = [[0.5, 0.5, 0.0], [0.2, 0.4, 0.4], [1 / 3] * 3, [0.1, 0.2, 0.7], [0.3, 0.6, 0.1]]
+    assert [LABELS[best(row)] for row in rows] == decide(np.array(rows)).tolist()
