@@ -1,8 +1,10 @@
 """The REST API: take the validated request, call the one prediction path, shape the answer."""
 
+import json
 from collections import Counter
+from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from model.actors import actors_of
 from model.document import analyze
@@ -24,6 +26,16 @@ from service.schemas import (
 
 api = Blueprint("api", __name__)
 
+# The model's answers are encoded as jsonify writes them (compact, ASCII, keys in the order
+# given, a final newline), by one encoder made once: json.dumps with options, and jsonify's
+# provider, build a new encoder for every call. The answers hold only JSON's own types.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def json_answer(value: Any) -> Response:
+    """Return value as an application/json answer, byte for byte what jsonify(value) gives."""
+    return current_app.response_class(_encode(value) + "\n", mimetype="application/json")
+
 
 @api.post("/v1/predict")
 @operation(
@@ -42,7 +54,7 @@ def predict(body):
     if body.actors:
         for text, prediction in zip(texts, predictions, strict=True):
             prediction["actors"] = actors_of(text)
-    return jsonify(model_version=predictor.version, predictions=predictions)
+    return json_answer({"model_version": predictor.version, "predictions": predictions})
 
 
 @api.post("/v1/analyze")
@@ -58,15 +70,15 @@ def predict(body):
 def analyze_document(body):
     analysis = analyze(get_predictor(), body.text, explain=body.explain, actors=body.actors)
     count_labels(call.prediction.label for call in analysis.sentences)
-    return jsonify(analysis.as_dict())
+    return json_answer(analysis.as_dict())
 
 
 def count_labels(labels) -> None:
     """Count a request's labels and its number of texts (or sentences) for /metrics."""
     counts = Counter(labels)
     for label, count in counts.items():  # one metric update per label, not per text
-        metrics.PREDICTIONS.labels(label).inc(count)
-    metrics.TEXTS.labels(request.url_rule.rule).observe(counts.total())
+        metrics.child(metrics.PREDICTIONS, label).inc(count)
+    metrics.child(metrics.TEXTS, request.url_rule.rule).observe(counts.total())
 
 
 @api.get("/v1/model")

@@ -10,7 +10,9 @@ The metrics are created once per process, at import, because a registry refuses 
 twice; label values are bounded (route rules, statuses, labels, versions), never request data.
 """
 
+import functools
 import os
+from typing import Any
 
 from flask import Blueprint, Response
 from prometheus_client import (
@@ -60,6 +62,17 @@ RELOADS = Counter(
 )
 
 metrics = Blueprint("metrics", __name__)
+
+
+@functools.cache
+def child(metric: Counter | Histogram, *values: str) -> Any:
+    """Return metric.labels(*values), looked up once per process rather than on every request.
+
+    The label values are few and fixed (routes, methods, statuses, labels), so the cache stays
+    small; prometheus_client keeps one child per set of values anyway, so this is the same
+    object `labels` returns, and after a fork it rebinds its file itself (multiprocess mode).
+    """
+    return metric.labels(*values)
 
 
 def model_changed(previous: str | None, current: str) -> None:

@@ -33,19 +33,20 @@ def finish_request(response: Response) -> Response:
 def _observe(response: Response) -> None:
     """Count the answer and log it as one line: id, route, status, duration; never the body."""
     seconds = time.perf_counter() - g.started
-    route = request.url_rule.rule if request.url_rule else "unmatched"
-    metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-    metrics.LATENCY.labels(route).observe(seconds)
+    rule, method, status = request.url_rule, request.method, response.status_code
+    route = rule.rule if rule else "unmatched"
+    metrics.child(metrics.REQUESTS, route, method, str(status)).inc()
+    metrics.child(metrics.LATENCY, route).observe(seconds)
     request_log.info(
         "%s %s %d",
-        request.method,
+        method,
         route,
-        response.status_code,
+        status,
         extra={
             "request_id": g.request_id,
-            "method": request.method,
+            "method": method,
             "route": route,
-            "status": response.status_code,
+            "status": status,
             "duration_ms": round(seconds * 1000, 2),
             "client": request.remote_addr,
         },

@@ -27,6 +27,13 @@ wsgi_app = "service.wsgi:app"
 # the open internet a buffering proxy in front does the rest (README, "Deployment").
 worker_class = "gthread"
 threads = 32
+# Measured for issue 9 (README, "Serving: where a request's time goes"): on 2 cores, 3 or 4
+# workers, 16 threads, preload_app and sync workers did not beat this beyond the noise of a shared
+# machine. preload_app stays off because gunicorn resets SIGHUP in each worker after the fork,
+# so a preloaded app loses its per-worker reload handler (model_slot.py), and every worker counts
+# its own model load in /metrics. max_requests stays off: each restart loads the model again
+# (seconds of a core, while that worker answers nothing: at 2,000 +- 200 requests both workers
+# spent most of a 5 s run restarting), and no leak has been seen that would need it.
 # Kept-alive connections wait in the event loop, not in a thread, and are closed after this.
 keepalive = 5
 
