@@ -100,6 +100,36 @@ def simplest_within_one_standard_error(cv_results: dict[str, Any]) -> int:
     return min(candidates, key=simplicity)
 
 
+def _final_fit(cv_results: dict[str, Any], best: int, calibrate: bool) -> str:
+    """Name the last fit, on all of train, with how long the folds' fit times say it will take."""
+    # A fold's fit saw (folds - 1) / folds of the data; calibration fits one model per fold more.
+    scale = CV_FOLDS / (CV_FOLDS - 1) + (CV_FOLDS if calibrate else 0)
+    seconds = float(cv_results["mean_fit_time"][best]) * scale
+    return f"{FITTING} (about {seconds:.0f} s)"
+
+
+class RefitRule:
+    """GridSearchCV's refit=callable: the one-standard-error pick, refitted on all of train.
+
+    Called once the folds are done, just before the refit, it announces that last fit. sklearn
+    also sends the callable to joblib's workers with every task (they never call it), and the
+    announcement cannot travel (a tqdm stream on a terminal does not unpickle there): a pickled
+    RefitRule leaves it behind.
+    """
+
+    def __init__(self, announce: Callable[[str], None] | None = None, calibrate: bool = False):
+        self.announce, self.calibrate = announce, calibrate
+
+    def __call__(self, cv_results: dict[str, Any]) -> int:
+        best = simplest_within_one_standard_error(cv_results)
+        if self.announce is not None:
+            self.announce(_final_fit(cv_results, best, self.calibrate))
+        return best
+
+    def __reduce__(self) -> tuple[type, tuple[None, bool]]:
+        return (type(self), (None, self.calibrate))
+
+
 def fit(
     train: pd.DataFrame,
     search: bool = True,
@@ -110,6 +140,7 @@ def fit(
     folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=RANDOM_STATE)
     grid = PARAM_GRID if search else {}
     fits = len(ParameterGrid(grid or [{}])) * CV_FOLDS
+    texts, labels = train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy()
 
     def fitted(done: int) -> None:
         on_progress(SEARCHING, min(done, fits), fits)
@@ -120,39 +151,32 @@ def fit(
         scoring="f1_macro",
         cv=folds,
         n_jobs=-1,  # one fit per core: the search is most of training's time
-        refit=False,  # refitted below, once the folds' fit times say how long it will take
+        refit=RefitRule(lambda name: on_progress(name, 0, 1), calibrate),
     )
     # One BLAS thread: on these small sparse problems more threads only contend (3x slower
     # on a busy 2-core machine, measured), and a server's cores belong to its workers.
     fitted(0)
-    with threadpool_limits(limits=1), _counting_fits(fitted):
-        searcher.fit(train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy())
-    best = simplest_within_one_standard_error(searcher.cv_results_)
-    best_params = searcher.cv_results_["params"][best]
+    with threadpool_limits(limits=1):
+        with _counting_fits(fitted):
+            searcher.fit(texts, labels)
+        model = searcher.best_estimator_
+        if calibrate:
+            # Calibration fits its own pipelines (one per fold, then one on all of train), so
+            # the search's refit is not reused: one fit more, on a path that is off by default.
+            model = calibrated(build_pipeline(searcher.best_params_), CV_FOLDS).fit(texts, labels)
+    best, results = searcher.best_index_, searcher.cv_results_
+    on_progress(_final_fit(results, best, calibrate), 1, 1)
     cross_validated = {
         "folds": CV_FOLDS,
-        "macro_f1_mean": round(float(searcher.cv_results_["mean_test_score"][best]), 4),
-        "macro_f1_std": round(float(searcher.cv_results_["std_test_score"][best]), 4),
+        "macro_f1_mean": round(float(results["mean_test_score"][best]), 4),
+        "macro_f1_std": round(float(results["std_test_score"][best]), 4),
         "searched": [
             {"params": _jsonable(p), "macro_f1": round(float(s), 4)}
-            for p, s in zip(
-                searcher.cv_results_["params"], searcher.cv_results_["mean_test_score"], strict=True
-            )
+            for p, s in zip(results["params"], results["mean_test_score"], strict=True)
         ],
     }
-    params = build_pipeline(best_params).get_params()
+    params = searcher.best_estimator_.get_params()
     chosen = {name: params[name] for name in (*DEFAULT_PARAMS, *PARAM_GRID, "tfidf__sublinear_tf")}
-    # A fold's fit saw (folds - 1) / folds of the data; calibration fits one model per fold.
-    scale = CV_FOLDS if calibrate else CV_FOLDS / (CV_FOLDS - 1)
-    seconds = float(searcher.cv_results_["mean_fit_time"][best]) * scale
-    final_fit = f"{FITTING} (about {seconds:.0f} s)"
-    on_progress(final_fit, 0, 1)
-    model = build_pipeline(best_params)
-    if calibrate:
-        model = calibrated(model, CV_FOLDS)
-    with threadpool_limits(limits=1):
-        model.fit(train[TEXT_COLUMN].tolist(), train[LABEL_COLUMN].to_numpy())
-    on_progress(final_fit, 1, 1)
     calibration = {"calibration": "sigmoid" if calibrate else "none"}
     return model, {**_jsonable(chosen), **calibration}, cross_validated
 
