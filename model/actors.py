@@ -33,9 +33,9 @@ from typing import Any
 
 from model.features import (
     ACTORS_FILE,
-    LEADING_LOOKBEHINDS,
     actor_pattern,
     lemmas,
+    letter_first,
     top_level_alternatives,
 )
 
@@ -160,7 +160,7 @@ def by_first_letter(path: Path = ACTORS_FILE) -> dict[str, tuple[Actor, ...]]:
     index: dict[str, list[Actor]] = {}
     for actor in gazetteer(path):
         names = top_level_alternatives(actor.regex.pattern[3:-1])  # inside "(?:...)"
-        for letter in {LEADING_LOOKBEHINDS.sub("", name)[:1] for name in names}:
+        for letter in {letter_first(name)[0] for name in names}:
             index.setdefault(letter, []).append(actor)
     return {letter: tuple(actors) for letter, actors in index.items()}
 

@@ -172,10 +172,15 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
     Every way a load can fail (missing, tampered, truncated, untrusted types, not a model at
     all) raises ArtifactError, so callers keep what they had and say why.
     """
+    metadata = verified_metadata(version_dir)
+    return read_pipeline(version_dir), metadata
+
+
+def read_pipeline(version_dir: Path) -> Any:
+    """Rebuild a version's model from trusted types only; verified_metadata checks it first."""
     import skops.io
     from skops.io.exceptions import UntrustedTypesFoundException
 
-    metadata = verified_metadata(version_dir)
     model_path = version_dir / MODEL_FILE
     try:
         # Refuses, before building anything, a file naming a type outside the trusted ones.
@@ -188,7 +193,7 @@ def load_artifact(version_dir: Path) -> tuple[Any, dict[str, Any]]:
         raise ArtifactError(f"{model_path} is not a loadable model: {error}") from None
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
         raise ArtifactError(f"{model_path} holds a {type(model).__name__}, not a fitted model")
-    return model, metadata
+    return model
 
 
 def load_tables(version_dir: Path) -> tuple[Tables | None, dict[str, Any]]:

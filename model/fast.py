@@ -145,7 +145,6 @@ class FastScorer:
     """Scores texts exactly as `pipeline.predict_proba` does, many times faster."""
 
     def __init__(self, tables: Tables):
-        self.tables = tables
         self.analyzer = tables.analyzer
         self.terms = tables.terms
         self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(tables.terms)}

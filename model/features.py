@@ -117,7 +117,6 @@ def top_level_alternatives(pattern: str) -> list[str]:
     return [*parts, current]
 
 
-LEADING_LOOKBEHINDS = re.compile(r"^(?:\(\?<!(?:[^()\\]|\\.)*\))+")
 LOOKBEHIND = re.compile(r"\(\?<!((?:[^()\\]|\\.)*)\)")
 
 

@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from model.artifact import ArtifactError, current_version, load_artifact, load_tables
+from model.artifact import (
+    ArtifactError,
+    current_version,
+    load_artifact,
+    load_tables,
+    read_pipeline,
+)
 from model.fast import FastScorer, Tables
 from model.labels import LABELS
 
@@ -117,9 +123,8 @@ class Predictor:
         try:
             if tables is not None:
                 predictor = cls(None, metadata, tables, version_dir)
-            else:
-                model, metadata = load_artifact(version_dir)
-                predictor = cls(model, metadata, version_dir=version_dir)
+            else:  # verified with the tables' check: read, not checked twice
+                predictor = cls(read_pipeline(version_dir), metadata, version_dir=version_dir)
             probabilities = predictor.probabilities([SMOKE_TEXT])
         except ArtifactError:
             raise

@@ -1,7 +1,9 @@
 """The REST API: take the validated request, call the one prediction path, shape the answer."""
 
+import functools
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -26,15 +28,24 @@ from service.schemas import (
 
 api = Blueprint("api", __name__)
 
-# The model's answers are encoded as jsonify writes them (compact, ASCII, keys in the order
-# given, a final newline), by one encoder made once: json.dumps with options, and jsonify's
-# provider, build a new encoder for every call. The answers hold only JSON's own types.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+@functools.cache
+def _encoder(ensure_ascii: bool, sort_keys: bool) -> Callable[[Any], str]:
+    # Made once per setting: json.dumps with options, and jsonify's provider, build a new
+    # encoder for every call. The answers hold only JSON's own types.
+    return json.JSONEncoder(
+        ensure_ascii=ensure_ascii, sort_keys=sort_keys, separators=(",", ":")
+    ).encode
 
 
 def json_answer(value: Any) -> Response:
-    """Return value as an application/json answer, byte for byte what jsonify(value) gives."""
-    return current_app.response_class(_encode(value) + "\n", mimetype="application/json")
+    """Return value as an application/json answer, byte for byte what jsonify(value) gives.
+
+    With the app's own JSON settings (app.json), compact as outside debug mode, a final newline.
+    """
+    provider = current_app.json
+    encode = _encoder(provider.ensure_ascii, provider.sort_keys)
+    return current_app.response_class(encode(value) + "\n", mimetype="application/json")
 
 
 @api.post("/v1/predict")

@@ -86,6 +86,15 @@ def test_header_only_file_gives_header_only_output(predictor, tmp_path):
     ]
 
 
+def assert_refused(predictor, folder, name: str, content: str, message: str) -> None:
+    """Scoring folder/name holding content fails with message and writes nothing."""
+    source = folder / name
+    source.write_text(content)
+    with pytest.raises(ScoreError, match=re.escape(message)):
+        score_file(predictor, source, folder / f"out{source.suffix}")
+    assert os.listdir(folder) == [name]
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -103,11 +112,7 @@ def test_header_only_file_gives_header_only_output(predictor, tmp_path):
     ],
 )
 def test_bad_input_fails_cleanly_and_writes_nothing(predictor, tmp_path, content, message):
-    source = tmp_path / "in.csv"
-    source.write_text(content)
-    with pytest.raises(ScoreError, match=re.escape(message)):
-        score_file(predictor, source, tmp_path / "out.csv")
-    assert os.listdir(tmp_path) == ["in.csv"]
+    assert_refused(predictor, tmp_path, "in.csv", content, message)
 
 
 def test_undecodable_file_fails_cleanly(predictor, tmp_path):
@@ -382,11 +387,7 @@ def test_typed_parquet_and_json_values_are_read_as_their_text(predictor, tmp_pat
     ],
 )
 def test_bad_json_lines_fail_cleanly(predictor, tmp_path, content, message):
-    source = tmp_path / "in.jsonl"
-    source.write_text(content)
-    with pytest.raises(ScoreError, match=re.escape(message)):
-        score_file(predictor, source, tmp_path / "out.jsonl")
-    assert os.listdir(tmp_path) == ["in.jsonl"]
+    assert_refused(predictor, tmp_path, "in.jsonl", content, message)
 
 
 def test_a_file_that_is_not_parquet_fails_cleanly(predictor, tmp_path):

@@ -3,8 +3,10 @@
 import json
 
 import pytest
+from flask import jsonify
 
 from model import LABELS
+from service.api import json_answer
 from service.app import create_app
 
 from ..helpers import WARNING, assert_problem
@@ -193,3 +195,12 @@ def test_model_endpoint_maps_the_labels_to_event_codes(client):
     assert {t for row in events["cameo"] for t in row["plover"]} == set(plover)
     assert {row["label"] for row in events["cameo"]} == {*LABELS, "depends"}
     assert events["unmapped"]
+
+
+def test_answers_are_encoded_as_jsonify_encodes_them(model_dir):
+    app = create_app({"TESTING": True, "MODEL_DIR": str(model_dir)})
+    value = {"model_version": "v", "predictions": [{"label": "warning", "b": 1, "a": "é"}]}
+    with app.app_context():
+        assert json_answer(value).get_data() == jsonify(value).get_data()
+        app.json.sort_keys, app.json.ensure_ascii = True, False  # the app's settings are read
+        assert json_answer(value).get_data() == jsonify(value).get_data()
