@@ -33,7 +33,7 @@ from typing import Any
 
 from model.features import (
     ACTORS_FILE,
-    actor_pattern,
+    actor_names,
     lemmas,
     letter_first,
     top_level_alternatives,
@@ -385,7 +385,7 @@ def find_actors(text: str, on: date | None = None, path: Path = ACTORS_FILE) -> 
     """
     spans: list[tuple[int, int]] = []
     rows: list[Actor] = []
-    for match in actor_pattern(path).finditer(text):
+    for match in actor_names(path).for_text(text).finditer(text):
         actor = actor_at(text, match.start(), match.end(), on, path)
         if actor is not None:
             spans.append(match.span())

@@ -18,7 +18,7 @@ import math
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from itertools import chain, compress, groupby, islice, pairwise, repeat
+from itertools import chain, compress, islice, pairwise, repeat
 from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,7 +32,7 @@ from model.features import (
     NEGATIONS,
     PIECE,
     Analyzer,
-    actor_pattern,
+    actor_names,
     folded_lemmas,
     lemmas,
 )
@@ -174,7 +174,7 @@ class FastScorer:
         self._rows = np.vstack([rows, np.zeros(rows.shape[1])]).tolist()
         self._intercept = self.intercept.tolist()
         self._lemmatize = folded_lemmas if self.analyzer.fold_spelling else lemmas
-        self._actors = actor_pattern() if self.analyzer.mask_actors else None
+        self._actors = actor_names() if self.analyzer.mask_actors else None
         self._chunks = ChunkCache(self._chunk)
 
     @classmethod
@@ -231,7 +231,7 @@ class FastScorer:
         """Return the vocabulary id of each token the Analyzer makes of text (UNSEEN if none)."""
         text = strip_accents(text)
         if self._actors is not None:
-            text = self._actors.sub(f" {ACTOR_TOKEN} ", text)
+            text = self._actors.for_text(text).sub(f" {ACTOR_TOKEN} ", text)
         chunks = list(map(self._chunks.__getitem__, text.lower().split()))
         negating = list(compress(range(len(chunks)), map(NEGATES, chunks)))
         if not negating:
@@ -292,12 +292,14 @@ class FastScorer:
             features += list(map(self.pairs.get, pairwise(features), repeat(UNSEEN)))
         rows = self._rows
         # Each occurrence's row summed (UNSEEN's row is zeros), in C; then the few features that
-        # occur n > 1 times are corrected: their sublinear tf is 1 + log n, not n.
+        # occur n > 1 times are corrected: their sublinear tf is 1 + log n, not n. Sorting puts
+        # a feature's repeats after it, so they are found and counted in C as well.
         sums = list(map(sum, zip(*map(rows.__getitem__, features), strict=True)))
-        ordered = sorted(features)
-        repeats = compress(ordered, map(eq, ordered, islice(ordered, 1, None)))
-        for i, more in groupby(repeats):
-            n = 1 + sum(1 for _ in more)  # each repeat follows its first occurrence
+        features.sort()
+        for i in dict.fromkeys(compress(features, map(eq, features, islice(features, 1, None)))):
+            if i == UNSEEN:
+                continue
+            n = features.count(i)
             tf = 1.0 + math.log(n)
             row = rows[i]
             sums[0] += (tf * tf - n) * row[0]

@@ -9,6 +9,7 @@ import csv
 import re
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import simplemma
 from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
@@ -136,9 +137,26 @@ def letter_first(name: str) -> tuple[str, str]:
     return letter, "".join(f"(?<!{x}{letter})" for x in lookbehinds) + name[1:]
 
 
-@cache
-def actor_pattern(path: Path = ACTORS_FILE) -> re.Pattern[str]:
-    """Return one expression matching any actor name of the gazetteer, longest names first.
+def gazetteer_names(path: Path = ACTORS_FILE) -> list[str]:
+    """Every name's expression in the gazetteer, in file order."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [n for row in csv.DictReader(handle) for n in top_level_alternatives(row["pattern"])]
+
+
+def literal_start(name: str) -> str:
+    """The plain text every match of a name's expression starts with ("al-Assad" -> itself)."""
+    while found := LOOKBEHIND.match(name):
+        name = name[found.end() :]
+    end = 0
+    while end < len(name) and name[end] not in "\\.^$*+?{}[]|()":
+        end += 1
+    if end < len(name) and name[end] in "*+?{":
+        end -= 1  # a quantifier makes the character before it optional
+    return name[:end]
+
+
+def one_expression(names: list[str], path: Path) -> re.Pattern[str]:
+    """One expression matching any of names, longest first, each starting a word.
 
     Each name starts with a letter; the expression is one branch per first letter, and each
     branch begins with that letter as a plain character. Python's regex engine then skips, in C,
@@ -147,12 +165,6 @@ def actor_pattern(path: Path = ACTORS_FILE) -> re.Pattern[str]:
     of names (measured on data/test.csv; tests/model/test_actors.py checks the same matches as the
     flat list).
     """
-    with open(path, encoding="utf-8", newline="") as handle:
-        names = [
-            name
-            for row in csv.DictReader(handle)
-            for name in top_level_alternatives(row["pattern"])
-        ]
     by_letter: dict[str, list[tuple[str, str]]] = {}
     for name in names:
         try:
@@ -174,6 +186,45 @@ def actor_pattern(path: Path = ACTORS_FILE) -> re.Pattern[str]:
     return re.compile(rf"(?:{branches})(?!\w)")
 
 
+@cache
+def actor_pattern(path: Path = ACTORS_FILE) -> re.Pattern[str]:
+    """Return one expression matching any actor name of the gazetteer, longest names first."""
+    return one_expression(gazetteer_names(path), path)
+
+
+class ActorNames(NamedTuple):
+    """The gazetteer's expression, and a faster one for the texts it can serve.
+
+    A few names start with a lower-case letter ("al-Assad", "von der Leyen"), and "a", "e" and
+    "v" are everywhere in English: their branches made the engine stop at most letters of a
+    text. A text that holds none of those names' plain starts cannot match one, so for it the
+    expression without them finds the same names, 1.6x faster (data/test.csv and news_test.csv).
+    """
+
+    every: re.Pattern[str]
+    capitalised: re.Pattern[str]  # every name that starts with a capital letter
+    lower_case_starts: tuple[str, ...]  # the plain start of each other name
+
+    def for_text(self, text: str) -> re.Pattern[str]:
+        """The expression that finds text's names, exactly as `every` does."""
+        for start in self.lower_case_starts:
+            if start in text:
+                return self.every
+        return self.capitalised
+
+
+@cache
+def actor_names(path: Path = ACTORS_FILE) -> ActorNames:
+    """The gazetteer's names as expressions (see ActorNames)."""
+    names = gazetteer_names(path)
+    lower = [n for n in names if not letter_first(n)[0].isupper()]
+    return ActorNames(
+        every=actor_pattern(path),
+        capitalised=one_expression([n for n in names if n not in lower], path),
+        lower_case_starts=tuple(sorted({literal_start(n) for n in lower})),
+    )
+
+
 class Analyzer:
     """Text to tokens: actor names masked, case folded, spellings folded, lemmas, negation.
 
@@ -189,7 +240,7 @@ class Analyzer:
     def __call__(self, text: str) -> list[str]:
         if self.mask_actors:
             # Case matters for names ("Turkey", "Chad"), so mask before lower-casing.
-            text = actor_pattern().sub(f" {ACTOR_TOKEN} ", text)
+            text = actor_names().for_text(text).sub(f" {ACTOR_TOKEN} ", text)
         lemmatize = folded_lemmas if self.fold_spelling else lemmas
         return negation_marked(PIECE.findall(text.lower()), lemmatize)
 

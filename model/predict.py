@@ -18,9 +18,9 @@ from model.fast import FastScorer, Tables
 from model.labels import LABELS
 
 
-def best(row: Sequence[float]) -> int:
+def best(row: list[float]) -> int:
     """The decision rule, stated once: the index of the highest probability, the first on a tie."""
-    return max(range(len(row)), key=row.__getitem__)
+    return row.index(max(row))
 
 
 def decide(probabilities: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ class Explanation:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: its __init__ cost a tenth of a one-text prediction
 class Prediction:
     """The model's call on one text."""
 
@@ -206,14 +206,9 @@ class Predictor:
             rows = self.probabilities(texts).tolist()
         labels = [best(row) for row in rows]
         # Explaining transforms the texts a second time: only when asked.
-        explanations = self._explain(texts, labels) if explain else [None] * len(texts)
+        explanations = self._explain(texts, labels) if explain else [None] * len(rows)
         return [
-            Prediction(
-                label=LABELS[k],
-                confidence=row[k],
-                probabilities=dict(zip(LABELS, row, strict=True)),
-                explanation=explanation,
-            )
+            Prediction(LABELS[k], row[k], dict(zip(LABELS, row, strict=True)), explanation)
             for row, k, explanation in zip(rows, labels, explanations, strict=True)
         ]
 
