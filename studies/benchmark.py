@@ -282,7 +282,7 @@ def main() -> None:
     http = http_rows(args.seconds)
     if http:
         title = f"HTTP (gunicorn as make serve runs it, wrk -c16; median of {ROUNDS} bursts)"
-        print(f"\n{title:<52}{'req/s':>12}{'x healthz':>11}")
+        print(f"\n{title}\n{'':<52}{'req/s':>12}{'x healthz':>11}")
         for name, rate, ratio in http:
             print(f"{name:<52}{rate:>12,.0f}{ratio:>11.2f}")
     else:
