@@ -138,8 +138,9 @@ def test_the_masking_expression_matches_what_one_flat_list_of_names_matches():
         spans = [m.span() for m in flat.finditer(text)]
         assert [m.span() for m in actor_pattern().finditer(text)] == spans, text
         assert [m.span() for m in actor_names().for_text(text).finditer(text)] == spans, text
-    assert actor_names().for_text("Bashar al-Assad") is actor_pattern()
-    assert actor_names().for_text("Bashar Assad") is not actor_pattern()
+    # Compared by expression: another test may have built the gazetteer's expression again.
+    assert actor_names().for_text("Bashar al-Assad").pattern == actor_pattern().pattern
+    assert actor_names().for_text("Bashar Assad").pattern != actor_pattern().pattern
 
 
 def test_actors_of_shifts_offsets():
