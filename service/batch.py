@@ -34,17 +34,12 @@ import pyarrow.parquet as pq
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.atomic import atomic_file
 from model.labels import ACTOR_COLUMNS, SCORE_COLUMNS
+from service.files import CHUNK_ROWS, EXTENSIONS, STDIO
 
-# Rows read and sent to a worker at a time: small enough that the workers start soon and
-# finish together, large enough that sending a chunk costs little beside scoring it.
-CHUNK_ROWS = 10_000
 OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
 # The added columns' names when the input already has some of them: a labelled file keeps its
 # own label column, and the model's call goes beside it as pred_label.
 PREDICTION_PREFIX = "pred_"
-STDIO = "-"
-FORMATS = ("csv", "jsonl", "parquet")
-EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 PARTIAL = ".partial"
 
 
@@ -582,11 +577,6 @@ def _scoring(
                 process.kill()
                 process.join()
             connection.close()
-
-
-def default_jobs() -> int:
-    """Return the number of cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def score_file(

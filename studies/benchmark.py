@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 from model import Predictor
-from service.batch import default_jobs
+from service.files import default_jobs
 from training.data import read_labelled
 
 ROOT = Path(__file__).resolve().parent.parent

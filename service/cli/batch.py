@@ -11,7 +11,6 @@ import click
 
 from model import Predictor
 from model.labels import ACTOR_COLUMNS, DATE_COLUMN
-from service.batch import CHUNK_ROWS, FORMATS, ColumnSpec, default_jobs
 from service.cli.options import (
     actors_option,
     date_column_option,
@@ -20,6 +19,7 @@ from service.cli.options import (
     output_option,
     text_column_option,
 )
+from service.files import CHUNK_ROWS, FORMATS, default_jobs
 
 Progress = Callable[[int, int | None, str], None]
 
@@ -136,6 +136,8 @@ def score(
     predictor = Predictor.load_current(model_dir)
     # A terminated run must clean up its partial file like an interrupted one does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    from service.batch import ColumnSpec  # pandas: only once a file is to be read
+
     with contextlib.ExitStack() as stack:
         summary = run(
             predictor,

@@ -22,6 +22,8 @@ class InputError(click.ClickException):
 
 def one_line(error: Exception) -> click.ClickException | None:
     """Return the one-line error that error becomes, or None when it is not ours to word."""
+    if isinstance(error, click.exceptions.Exit | click.ClickException | click.Abort):
+        return None  # click's own (--help ends with Exit): worded already, and no import
     # Imported here: the CLI starts without them, and an error of theirs means they are loaded.
     from model import ArtifactError
     from service.batch import ScoreError

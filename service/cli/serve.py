@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from service.batch import default_jobs
 from service.cli.options import example, model_dir_option
+from service.files import default_jobs
 
 # Every other server setting (threaded workers, JSON logs, metrics) is in service/server.py.
 GUNICORN_CONFIG = "python:service.server"

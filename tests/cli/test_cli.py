@@ -42,6 +42,23 @@ def test_predict_prints_label_and_probabilities(runner):
     assert all(label in lines[0] for label in LABELS)
 
 
+def test_predict_and_help_start_without_importing_pandas(model_dir):
+    # pandas and pyarrow are half a second of every start: only the commands that read files
+    # need them (service/files.py names the file options without them).
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from service.cli import main\n"
+        "runner = CliRunner()\n"
+        "assert runner.invoke(main, ['--help']).exit_code == 0\n"
+        "assert runner.invoke(main, ['score', '--help']).exit_code == 0\n"
+        f"done = runner.invoke(main, ['predict', {WARNING!r}, '--model-dir', {str(model_dir)!r}])\n"
+        "assert done.exit_code == 0 and 'warning' in done.output, done.output\n"
+        "assert 'pandas' not in sys.modules and 'pyarrow' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
+
+
 def test_predict_json_has_the_api_shape(runner, predictor):
     result = runner.invoke(main, ["predict", "--json", WARNING])
     assert result.exit_code == 0
