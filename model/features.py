@@ -193,23 +193,24 @@ def actor_pattern(path: Path = ACTORS_FILE) -> re.Pattern[str]:
 
 
 class ActorNames(NamedTuple):
-    """The gazetteer's expression, and a faster one for the texts it can serve.
+    """The gazetteer's expression for a text: the full one only where it can be needed.
 
     A few names start with a lower-case letter ("al-Assad", "von der Leyen"), and "a", "e" and
     "v" are everywhere in English: their branches made the engine stop at most letters of a
     text. A text that holds none of those names' plain starts cannot match one, so for it the
     expression without them finds the same names, 1.6x faster (data/test.csv and news_test.csv).
+    The full expression is compiled on the first text that needs it, not at start-up.
     """
 
-    every: re.Pattern[str]
+    path: Path
     capitalised: re.Pattern[str]  # every name that starts with a capital letter
     lower_case_starts: tuple[str, ...]  # the plain start of each other name
 
     def for_text(self, text: str) -> re.Pattern[str]:
-        """The expression that finds text's names, exactly as `every` does."""
+        """The expression that finds text's names, exactly as `actor_pattern` does."""
         for start in self.lower_case_starts:
             if start in text:
-                return self.every
+                return actor_pattern(self.path)
         return self.capitalised
 
 
@@ -219,7 +220,7 @@ def actor_names(path: Path = ACTORS_FILE) -> ActorNames:
     names = gazetteer_names(path)
     lower = [n for n in names if not letter_first(n)[0].isupper()]
     return ActorNames(
-        every=actor_pattern(path),
+        path=path,
         capitalised=one_expression([n for n in names if n not in lower], path),
         lower_case_starts=tuple(sorted({literal_start(n) for n in lower})),
     )
