@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model import LABELS
-from model.fast import FastScorer
+from model.fast import UNSEEN, FastScorer, PairTable
 from model.pipeline import build_pipeline
 from model.predict import best, decide
 from training.data import read_labelled
@@ -70,6 +70,9 @@ pieces = st.sampled_from(
         "de-escalation",
         "US",
         "WHO",
+        "\x00",  # what joins a batch's texts: a text holding it is read alone
+        "ΟΔΟΣ",  # a capital sigma lower-cases by its neighbours: none across texts
+        "Σ",
     ]
 )
 texts = st.one_of(
@@ -113,3 +116,26 @@ def test_a_vocabulary_that_breaks_the_bigram_rule_is_scored_by_scikit_learn():
 def test_one_text_and_batch_decide_alike_on_ties():
     rows = [[0.5, 0.5, 0.0], [0.2, 0.4, 0.4], [1 / 3] * 3, [0.1, 0.2, 0.7], [0.3, 0.6, 0.1]]
     assert [LABELS[best(row)] for row in rows] == decide(np.array(rows)).tolist()
+
+
+def test_texts_joined_in_a_batch_read_as_they_do_alone(predictor):
+    # A NUL joins a batch's texts; a text holding one sends its batch text by text.
+    for batch in (
+        ["Beijing will not", "cross the line", "ΟΔΟΣ", "ΣΟΦΟΣ talks"],
+        ["not \x00 war", "South", "Korea warned", "never"],
+        ["\x00", "war", "not", "\x00not war"],
+    ):
+        one_by_one = [predictor.fast.probabilities_one(text) for text in batch]
+        np.testing.assert_allclose(predictor.probabilities(batch), one_by_one, atol=TOLERANCE)
+        np.testing.assert_allclose(
+            predictor.probabilities(batch), predictor.model.predict_proba(batch), atol=TOLERANCE
+        )
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.integers(0, 2**40), st.integers(0, 2**31), max_size=500), st.data())
+def test_the_pair_table_finds_what_it_holds_and_nothing_else(stored, data):
+    table = PairTable(np.asarray(list(stored), dtype=np.int64), np.asarray(list(stored.values())))
+    keys = list(stored) + data.draw(st.lists(st.integers(0, 2**40), max_size=200))
+    found = table.find(np.asarray(keys, dtype=np.int64)).tolist()
+    assert found == [stored.get(k, UNSEEN) for k in keys]
