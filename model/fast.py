@@ -17,7 +17,7 @@ import json
 import math
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import chain, compress, islice, pairwise, repeat
 from operator import eq, itemgetter
 from pathlib import Path
@@ -32,9 +32,10 @@ from model.features import (
     NEGATIONS,
     PIECE,
     Analyzer,
+    Lemmas,
     actor_names,
-    folded_lemmas,
-    lemmas,
+    english_dictionary,
+    simplemma_source,
 )
 
 # Chunks seen before map straight to their ids; bounded so a stream of new words cannot grow it
@@ -153,6 +154,10 @@ class Tables(NamedTuple):
     intercept: np.ndarray  # (labels,)
     classes: tuple[str, ...]
     bigrams: bool
+    # simplemma's English dictionary, decoded, and the SHA-256 of the file it came from: stored
+    # with a version so that loading it skips the decoding. None when read from a pipeline.
+    dictionary: dict[str, str] | None = None
+    dictionary_source: str | None = None
 
     @classmethod
     def of(cls, pipeline: Any) -> "Tables":
@@ -171,7 +176,14 @@ class Tables(NamedTuple):
 
     def save(self, path: Path) -> None:
         """Write the tables as a compressed .npz of plain arrays: reading it runs no code."""
-        settings = {"analyzer": vars(self.analyzer), "bigrams": self.bigrams}
+        dictionary, source = self.dictionary, self.dictionary_source
+        if dictionary is None:
+            dictionary, source = english_dictionary(), simplemma_source()
+        settings = {
+            "analyzer": vars(self.analyzer),
+            "bigrams": self.bigrams,
+            "dictionary_source": source,
+        }
         with open(path, "wb") as handle:
             np.savez_compressed(
                 handle,
@@ -181,6 +193,10 @@ class Tables(NamedTuple):
                 intercept=self.intercept,
                 classes=np.asarray(self.classes, dtype=str),
                 settings=np.asarray(json.dumps(settings)),
+                # Words and their lemmas, one per line (no entry holds a newline): as bytes,
+                # they load many times faster than an array of strings.
+                dictionary_words=as_lines(dictionary.keys()),
+                dictionary_lemmas=as_lines(dictionary.values()),
             )
 
     @classmethod
@@ -197,12 +213,34 @@ class Tables(NamedTuple):
                 classes=tuple(stored["classes"].tolist()),
                 bigrams=bool(settings["bigrams"]),
             )
+            if "dictionary_words" in stored:  # versions trained before it was stored have none
+                words = from_lines(stored["dictionary_words"])
+                forms = from_lines(stored["dictionary_lemmas"])
+                if len(words) != len(forms):
+                    raise ValueError("the stored dictionary's words and lemmas do not pair up")
+                tables = tables._replace(
+                    dictionary=dict(zip(words, forms, strict=True)),
+                    dictionary_source=str(settings["dictionary_source"]),
+                )
         n_labels, n_features = len(tables.classes), len(tables.terms)
         if tables.idf.shape != (n_features,) or tables.coef.shape != (n_labels, n_features):
             raise ValueError("the tables' shapes do not agree")
         if tables.intercept.shape != (n_labels,):
             raise ValueError("the tables' shapes do not agree")
         return tables
+
+
+def as_lines(strings: Collection[str]) -> np.ndarray:
+    """Strings as the UTF-8 bytes of their lines, for an .npz; each must be free of newlines."""
+    text = "\n".join(strings)
+    if text.count("\n") + 1 != len(strings):
+        raise ValueError("a string to store holds a newline")
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def from_lines(stored: np.ndarray) -> list[str]:
+    """The strings that as_lines stored."""
+    return stored.tobytes().decode("utf-8").split("\n")
 
 
 class FastScorer:
@@ -215,19 +253,19 @@ class FastScorer:
         self.n_features = len(self.vocabulary)
         self.idf, self.coef, self.intercept = tables.idf, tables.coef, tables.intercept
         self.bigrams = tables.bigrams
-        pair_keys, pair_ids = [], []
-        self.pairs: dict[tuple[int, int], int] = {}  # for one text: a dict beats numpy there
-        for term, index in self.vocabulary.items():
-            if " " in term:
-                first, second = (self.vocabulary[half] for half in term.split(" "))
-                # min_df keeps both halves of a kept bigram in the vocabulary; unsupported()
-                # refuses a vocabulary where that fails (a feature cap can break it).
-                pair_keys.append(first * self.n_features + second)
-                pair_ids.append(index)
-                self.pairs[first, second] = index
-        self.pair_table = PairTable(
-            np.asarray(pair_keys, dtype=np.int64), np.asarray(pair_ids, dtype=np.int64)
+        # Each bigram by its halves' ids. min_df keeps both halves of a kept bigram in the
+        # vocabulary; unsupported() refuses a vocabulary where that fails (a feature cap can).
+        # Maps rather than a loop over every term: they run in C, and this is start-up time.
+        pair_ids = list(
+            compress(range(self.n_features), map(str.__contains__, self.terms, repeat(" ")))
         )
+        halves = map(str.split, map(self.terms.__getitem__, pair_ids))
+        firsts, seconds = zip(*halves, strict=True) if pair_ids else ((), ())
+        index = self.vocabulary.__getitem__
+        pairs = list(zip(map(index, firsts), map(index, seconds), strict=True))
+        self.pairs: dict[tuple[int, int], int] = dict(zip(pairs, pair_ids, strict=True))
+        keys = np.asarray(pairs, dtype=np.int64).reshape(-1, 2) @ np.asarray([self.n_features, 1])
+        self.pair_table = PairTable(keys, np.asarray(pair_ids, dtype=np.int64))
         # Per-feature numbers as Python floats, for the one-text path: numpy's per-call cost is
         # larger than the whole sum. A row is (idf², idf·coef per label): a text's logits are
         # then its rows' sums over the norm, with one division per label, not per feature.
@@ -237,7 +275,8 @@ class FastScorer:
         rows = np.column_stack([self.idf * self.idf, self.idf[:, None] * self.coef.T])
         self._rows = np.vstack([rows, np.zeros(rows.shape[1])]).tolist()
         self._intercept = self.intercept.tolist()
-        self._lemmatize = folded_lemmas if self.analyzer.fold_spelling else lemmas
+        found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
+        self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
         self._actors = actor_names() if self.analyzer.mask_actors else None
         self._chunks = ChunkCache(self._chunk)
 

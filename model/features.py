@@ -6,13 +6,17 @@ code around it moves; `tests/model/test_artifact.py` pins the names stored model
 """
 
 import csv
+import hashlib
 import re
+from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import simplemma
 from breame.data.spelling_constants import BRITISH_ENGLISH_SPELLINGS
+from simplemma.strategies import DefaultStrategy
+from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
 
 # Words ("de-escalation" and "won't" stay whole: the pieces mean less apart) and clause
 # punctuation, which ends the scope of a negation.
@@ -47,18 +51,68 @@ def american(word: str) -> str:
     return AMERICAN_SPELLING.get(word, word)
 
 
-@lru_cache(maxsize=100_000)
-def lemmas(word: str) -> tuple[str, ...]:
-    """Return the dictionary form of a lower-case word, keeping negation ("won't" -> "will not")."""
-    if word.endswith("n't") and len(word) > 3:
-        return (simplemma.lemmatize(word[:-3], lang="en"), "not")
-    return (simplemma.lemmatize(word, lang="en"),)
+LANGUAGE = "en"
+# simplemma's English dictionary as it ships: decoding it takes a third of a second, most of a
+# scoring run's start-up, so a model version stores a decoded copy (see `Lemmas.stored`).
+SIMPLEMMA_DATA = Path(simplemma.__file__).parent / "strategies" / "dictionaries" / "data"
 
 
-@lru_cache(maxsize=100_000)
-def folded_lemmas(word: str) -> tuple[str, ...]:
-    """Lemmas of a word spelled the American way, so both spellings make one feature."""
-    return lemmas(american(word))
+def simplemma_source() -> str:
+    """The SHA-256 of the dictionary file simplemma reads: what a stored copy must come from."""
+    return hashlib.sha256((SIMPLEMMA_DATA / f"{LANGUAGE}.plzma").read_bytes()).hexdigest()
+
+
+def english_dictionary() -> dict[str, str]:
+    """simplemma's English dictionary as it ships, decoded: word -> lemma."""
+    shipped = DEFAULT_DICTIONARY_FACTORY.get_dictionary(LANGUAGE)
+    return {word: shipped[word] for word in shipped}
+
+
+class StoredEnglish:
+    """A simplemma dictionary factory: English from a decoded copy, the rest as shipped."""
+
+    def __init__(self, english: Mapping[str, str]):
+        self.english = english
+
+    def get_dictionary(self, lang: str) -> Mapping[str, str]:
+        if lang == LANGUAGE:
+            return self.english
+        return DEFAULT_DICTIONARY_FACTORY.get_dictionary(lang)
+
+
+class Lemmas:
+    """Lemmas of lower-case words, from one simplemma dictionary, cached.
+
+    `plain` is what simplemma.lemmatize(word, lang="en") gives, keeping negation ("won't" ->
+    "will not"); `folded` spells the word the American way first, so both spellings make one
+    feature.
+    """
+
+    def __init__(self, factory: Any = DEFAULT_DICTIONARY_FACTORY):
+        strategy = DefaultStrategy(dictionary_factory=factory)  # simplemma.lemmatize's own
+        self._lemmatize = simplemma.Lemmatizer(lemmatization_strategy=strategy).lemmatize
+        self.plain = lru_cache(maxsize=100_000)(self._plain)
+        self.folded = lru_cache(maxsize=100_000)(self._folded)
+
+    @classmethod
+    def stored(cls, english: Mapping[str, str] | None, source: str | None) -> "Lemmas":
+        """Lemmas from a stored copy of the English dictionary, if it was decoded from the file
+        simplemma has now (then they are the same lemmas), else from simplemma's own."""
+        if english is None or source != simplemma_source():
+            return SHIPPED
+        return cls(StoredEnglish(english))
+
+    def _plain(self, word: str) -> tuple[str, ...]:
+        if word.endswith("n't") and len(word) > 3:
+            return (self._lemmatize(word[:-3], LANGUAGE), "not")
+        return (self._lemmatize(word, LANGUAGE),)
+
+    def _folded(self, word: str) -> tuple[str, ...]:
+        return self.plain(american(word))
+
+
+SHIPPED = Lemmas()
+lemmas, folded_lemmas = SHIPPED.plain, SHIPPED.folded
 
 
 def negation_marked(pieces: list[str], lemmatize) -> list[str]:

@@ -1,17 +1,20 @@
 """The fast path is exact: the same probabilities and explanations as scikit-learn's pipeline."""
 
+import subprocess
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model import LABELS
-from model.fast import UNSEEN, FastScorer, PairTable
+from model.fast import UNSEEN, FastScorer, PairTable, Tables
+from model.features import PIECE, SHIPPED, Lemmas, english_dictionary, simplemma_source
 from model.pipeline import build_pipeline
 from model.predict import best, decide
 from training.data import read_labelled
 
-from ..helpers import DATA, NEWS_TEST_DATA, TEST_DATA
+from ..helpers import BIN, DATA, NEWS_TEST_DATA, ROOT, TEST_DATA
 
 TOLERANCE = 1e-9
 
@@ -139,3 +142,32 @@ def test_the_pair_table_finds_what_it_holds_and_nothing_else(stored, data):
     keys = list(stored) + data.draw(st.lists(st.integers(0, 2**40), max_size=200))
     found = table.find(np.asarray(keys, dtype=np.int64)).tolist()
     assert found == [stored.get(k, UNSEEN) for k in keys]
+
+
+def test_a_version_stores_simplemma_s_dictionary_and_lemmatises_from_it(model_dir, corpus_texts):
+    version = model_dir / (model_dir / "CURRENT").read_text().strip()
+    tables = Tables.load(version / "scorer.npz")
+    assert tables.dictionary_source == simplemma_source()
+    assert tables.dictionary == english_dictionary()
+    stored = Lemmas.stored(tables.dictionary, tables.dictionary_source)
+    assert stored is not SHIPPED
+    words = {w for text in corpus_texts[::5] for w in PIECE.findall(text.lower())}
+    words |= {"neighbours", "won't", "de-escalation", "thanked", "zzqx", "criticised"}
+    assert {w: stored.folded(w) for w in words} == {w: SHIPPED.folded(w) for w in words}
+
+
+def test_a_dictionary_from_another_simplemma_is_not_used():
+    assert Lemmas.stored({"talks": "wrong"}, "0" * 64) is SHIPPED
+    assert Lemmas.stored(None, None) is SHIPPED
+
+
+def test_loading_a_version_does_not_decode_simplemma_s_own_dictionary(model_dir):
+    script = (
+        "from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY as shipped\n"
+        "from model import Predictor\n"
+        f"predictor = Predictor.load_current({str(model_dir)!r})\n"
+        "predictor.predict(['Moscow warned of countermeasures against the neighbours.'])\n"
+        "predictor.probabilities(['Talks resumed.', 'Unheard-of wordings appear'])\n"
+        "assert shipped._get_dictionary.cache_info().currsize == 0\n"
+    )
+    subprocess.run([BIN / "python", "-c", script], cwd=ROOT, check=True, timeout=300)
