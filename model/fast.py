@@ -18,8 +18,8 @@ import math
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from itertools import chain, compress, islice, pairwise, repeat
-from operator import eq, itemgetter
+from itertools import compress, islice, pairwise, repeat
+from operator import eq
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -66,7 +66,6 @@ class Chunk(NamedTuple):
     entries: tuple[tuple[int, int, int], ...]  # (id, id of "not_" form, kind) per piece
 
 
-IDS, NEGATES = itemgetter(0), itemgetter(1)
 END_OF_TEXT = Chunk((BOUNDARY,), False, ((BOUNDARY, BOUNDARY, BOUND),))
 
 
@@ -86,6 +85,30 @@ class ChunkCache(dict):
             self[NUL] = END_OF_TEXT
         analysed = self[chunk] = self.analyse(chunk)
         return analysed
+
+
+# What WordIds gives a chunk that is not one plain id (no id, several, or a negation).
+SPECIAL = -3
+
+
+class WordIds(dict):
+    """Lower-cased chunk -> its one id, or SPECIAL: most chunks are one word, read alone.
+
+    A text's ids are then one lookup per chunk, with no list to flatten; the few SPECIAL chunks
+    are read from their Chunk (see FastScorer._spliced).
+    """
+
+    def __init__(self, chunks: ChunkCache):
+        super().__init__({NUL: BOUNDARY})
+        self.chunks = chunks
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= CHUNK_CACHE_SIZE:
+            self.clear()
+            self[NUL] = BOUNDARY
+        chunk = self.chunks[word]
+        found = self[word] = chunk.ids[0] if len(chunk.ids) == 1 and not chunk.negates else SPECIAL
+        return found
 
 
 def strip_accents(text: str) -> str:
@@ -243,6 +266,14 @@ def from_lines(stored: np.ndarray) -> list[str]:
     return stored.tobytes().decode("utf-8").split("\n")
 
 
+def next_index(items: list[int], value: int, start: int) -> int | None:
+    """The index of value's first occurrence in items from start on, or None."""
+    try:
+        return items.index(value, start)
+    except ValueError:
+        return None
+
+
 class FastScorer:
     """Scores texts exactly as `pipeline.predict_proba` does, many times faster."""
 
@@ -279,6 +310,7 @@ class FastScorer:
         self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
         self._actors = actor_names() if self.analyzer.mask_actors else None
         self._chunks = ChunkCache(self._chunk)
+        self._word_ids = WordIds(self._chunks)
 
     @classmethod
     def unsupported(cls, pipeline: Any) -> str | None:
@@ -353,37 +385,45 @@ class FastScorer:
         """The ids of text, its accents stripped: one text, or a batch's texts JOINed."""
         if self._actors is not None:
             text = self._actors.for_text(text).sub(f" {ACTOR_TOKEN} ", text)
-        chunks = list(map(self._chunks.__getitem__, text.lower().split()))
-        negating = list(compress(range(len(chunks)), map(NEGATES, chunks)))
-        if not negating:
-            # Most statements: no negation, so every chunk reads as it does alone.
-            return list(chain.from_iterable(map(IDS, chunks)))
-        ids: list[int] = []
-        at = 0  # chunks before this one are read
-        for start in negating:
-            if start < at:
-                continue  # inside the scope of the negation before it
-            ids.extend(chain.from_iterable(map(IDS, chunks[at:start])))
+        words = text.lower().split()
+        ids = list(map(self._word_ids.__getitem__, words))
+        if SPECIAL not in ids:  # most statements: one plain id per chunk
+            return ids
+        return self._spliced(words, ids)
+
+    def _spliced(self, words: list[str], ids: list[int]) -> list[int]:
+        """The ids of words, whose plain ids (or SPECIAL) are ids: each SPECIAL chunk read as its
+        Chunk, and the words after a negation as their negated forms."""
+        chunks = self._chunks
+        spliced: list[int] = []
+        at = 0  # words before this one are read
+        while (start := next_index(ids, SPECIAL, at)) is not None:
+            spliced += ids[at:start]
+            chunk = chunks[words[start]]
+            if not chunk.negates:
+                spliced += chunk.ids
+                at = start + 1
+                continue
             # Piece by piece from the negation until its scope closes.
             at, negated = start, 0
-            while at < len(chunks) and (negated or chunks[at].negates):
-                for plain, negative, kind in chunks[at].entries:
+            while at < len(words) and (negated or chunks[words[at]].negates):
+                for plain, negative, kind in chunks[words[at]].entries:
                     if kind == WORD:
                         if negated:
-                            ids.append(negative)
+                            spliced.append(negative)
                             negated -= 1
                         else:
-                            ids.append(plain)
+                            spliced.append(plain)
                     elif kind == NEGATION:
-                        ids.append(plain)
+                        spliced.append(plain)
                         negated = NEGATION_SCOPE
                     else:  # a clause ends, or a text
                         if kind == BOUND:
-                            ids.append(plain)
+                            spliced.append(plain)
                         negated = 0
                 at += 1
-        ids.extend(chain.from_iterable(map(IDS, chunks[at:])))
-        return ids
+        spliced += ids[at:]
+        return spliced
 
     def feature_counts(self, text: str) -> Counter[int]:
         """Return how often each feature (unigram or bigram id) occurs in text."""

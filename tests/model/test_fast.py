@@ -171,3 +171,14 @@ def test_loading_a_version_does_not_decode_simplemma_s_own_dictionary(model_dir)
         "assert shipped._get_dictionary.cache_info().currsize == 0\n"
     )
     subprocess.run([BIN / "python", "-c", script], cwd=ROOT, check=True, timeout=300)
+
+
+def test_bounded_caches_give_the_same_scores(predictor, corpus_texts, monkeypatch):
+    monkeypatch.setattr("model.fast.CHUNK_CACHE_SIZE", 50)  # cleared many times over
+    scorer = FastScorer(Tables.of(predictor.pipeline))
+    sample = corpus_texts[::7]
+    expected = predictor.model.predict_proba(sample)
+    np.testing.assert_allclose(scorer.probabilities(sample), expected, atol=TOLERANCE)
+    one_by_one = [scorer.probabilities_one(text) for text in sample[:200]]
+    np.testing.assert_allclose(one_by_one, expected[:200], atol=TOLERANCE)
+    assert len(scorer._chunks) <= 50 and len(scorer._word_ids) <= 50
