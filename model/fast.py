@@ -38,8 +38,7 @@ from model.features import (
     simplemma_source,
 )
 
-# Chunks seen before map straight to their ids; bounded so a stream of new words cannot grow it
-# without limit (a new chunk costs one regex and a few lemma lookups, then it is cached).
+# Chunks seen before map straight to their ids (see BoundedCache).
 CHUNK_CACHE_SIZE = 200_000
 UNSEEN = -1
 # Texts scored by one pass of numpy: its arrays stay small (a few MiB) whatever the caller sends.
@@ -69,46 +68,28 @@ class Chunk(NamedTuple):
 END_OF_TEXT = Chunk((BOUNDARY,), False, ((BOUNDARY, BOUNDARY, BOUND),))
 
 
-class ChunkCache(dict):
-    """Lower-cased chunk -> Chunk; a chunk not seen before is analysed on lookup.
+class BoundedCache(dict):
+    """key -> make(key), made on the first lookup; seed's entries are always there.
 
-    A lone NUL is always END_OF_TEXT: only a batch's JOIN holds one (see FastScorer.token_ids).
+    Cleared when full, so a stream of new keys cannot grow it without limit (a new chunk costs
+    one regex and a few lemma lookups, then it is cached again).
     """
 
-    def __init__(self, analyse: Callable[[str], Chunk]):
-        super().__init__({NUL: END_OF_TEXT})
-        self.analyse = analyse
+    def __init__(self, make: Callable[[str], Any], seed: dict[str, Any]):
+        super().__init__(seed)
+        self.make, self.seed = make, seed
 
-    def __missing__(self, chunk: str) -> Chunk:
+    def __missing__(self, key: str) -> Any:
         if len(self) >= CHUNK_CACHE_SIZE:
             self.clear()
-            self[NUL] = END_OF_TEXT
-        analysed = self[chunk] = self.analyse(chunk)
-        return analysed
+            self.update(self.seed)
+        made = self[key] = self.make(key)
+        return made
 
 
-# What WordIds gives a chunk that is not one plain id (no id, several, or a negation).
+# What a chunk that is not one plain id (no id, several, or a negation) maps to in
+# FastScorer._word_ids, which most chunks, being one word read alone, map to their id.
 SPECIAL = -3
-
-
-class WordIds(dict):
-    """Lower-cased chunk -> its one id, or SPECIAL: most chunks are one word, read alone.
-
-    A text's ids are then one lookup per chunk, with no list to flatten; the few SPECIAL chunks
-    are read from their Chunk (see FastScorer._spliced).
-    """
-
-    def __init__(self, chunks: ChunkCache):
-        super().__init__({NUL: BOUNDARY})
-        self.chunks = chunks
-
-    def __missing__(self, word: str) -> int:
-        if len(self) >= CHUNK_CACHE_SIZE:
-            self.clear()
-            self[NUL] = BOUNDARY
-        chunk = self.chunks[word]
-        found = self[word] = chunk.ids[0] if len(chunk.ids) == 1 and not chunk.negates else SPECIAL
-        return found
 
 
 def strip_accents(text: str) -> str:
@@ -309,8 +290,10 @@ class FastScorer:
         found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
         self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
         self._actors = actor_names() if self.analyzer.mask_actors else None
-        self._chunks = ChunkCache(self._chunk)
-        self._word_ids = WordIds(self._chunks)
+        # Lower-cased chunk -> Chunk, and -> its one plain id or SPECIAL. A lone NUL is the end
+        # of a text: only a batch's JOIN holds one (see token_ids).
+        self._chunks = BoundedCache(self._chunk, {NUL: END_OF_TEXT})
+        self._word_ids = BoundedCache(self._word_id, {NUL: BOUNDARY})
 
     @classmethod
     def unsupported(cls, pipeline: Any) -> str | None:
@@ -361,6 +344,10 @@ class FastScorer:
                 )
         ids = tuple(e[0] for e in entries if e[2] != CLAUSE)
         return Chunk(ids, any(e[2] == NEGATION for e in entries), tuple(entries))
+
+    def _word_id(self, chunk: str) -> int:
+        analysed = self._chunks[chunk]
+        return analysed.ids[0] if len(analysed.ids) == 1 and not analysed.negates else SPECIAL
 
     def token_ids(self, text: str) -> list[int]:
         """Return the vocabulary id of each token the Analyzer makes of text (UNSEEN if none)."""
