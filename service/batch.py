@@ -3,6 +3,9 @@
 CSV, JSON Lines and Parquet in and out. Every input field is read as a string. Chunks can be
 scored and formatted in worker processes forked after the model is loaded; the output keeps the
 input's row order and appears only once it is complete.
+
+A chunk is a `Columns`: plain lists, so CSV in and out needs neither pandas nor pyarrow, whose
+imports were a third of a run's start-up. JSON Lines and Parquet bring them in when used.
 """
 
 import contextlib
@@ -25,16 +28,18 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+import numpy as np
 
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.atomic import atomic_file
 from model.labels import ACTOR_COLUMNS, SCORE_COLUMNS
 from service.files import CHUNK_ROWS, EXTENSIONS, STDIO
+
+if TYPE_CHECKING:  # imported where a format needs them
+    import pandas as pd
+    import pyarrow as pa
 
 OUTPUT_COLUMNS = SCORE_COLUMNS  # stated once, in model/labels.py
 # The added columns' names when the input already has some of them: a labelled file keeps its
@@ -116,8 +121,10 @@ class ColumnSpec:
             )
         return prefixed
 
-    def schema(self, columns: list[str]) -> pa.Schema:
+    def schema(self, columns: list[str]) -> "pa.Schema":
         """The output's schema: every field is text but the confidence and probabilities."""
+        import pyarrow as pa
+
         numbers = {self.prefix + c for c in OUTPUT_COLUMNS[1:]}
         fields = [*columns, *self.added]
         return pa.schema(
@@ -125,19 +132,26 @@ class ColumnSpec:
         )
 
 
-def statement_dates(values: pd.Series) -> pd.Series:
+def statement_dates(values: "pd.Series") -> "pd.Series":
     """Parse dates as files write them (ISO, with or without a time and zone) to UTC, else NaT."""
+    import pandas as pd
+
     parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
     # pandas reads "-1" as the year -1, which Python's dates cannot hold: no date, as for junk.
     return parsed.where(parsed.dt.year >= 1)
 
 
-def _speakers_and_targets(texts: pd.Series, dates: pd.Series | None) -> tuple[list, list]:
+def _speakers_and_targets(texts: list[str], dates: list[str] | None) -> tuple[list, list]:
+    import pandas as pd
+
     from model.actors import find_actors, speaker_and_target
 
-    days = [None] * len(texts) if dates is None else statement_dates(dates).dt.date.tolist()
+    if dates is None:
+        days = [None] * len(texts)
+    else:
+        days = statement_dates(pd.Series(dates, dtype=str)).dt.date.tolist()
     speakers, targets = [], []
-    for text, day in zip(texts.tolist(), days, strict=True):
+    for text, day in zip(texts, days, strict=True):
         on = None if pd.isna(day) else day  # no date, or one that does not parse: no office check
         speaker, target = speaker_and_target(find_actors(text, on)) if text.strip() else ("", "")
         speakers.append(speaker or "")
@@ -152,18 +166,80 @@ def format_of(path: str | Path, given: str | None = None, default: str = "csv") 
     return EXTENSIONS.get(Path(str(path)).suffix.lower(), default)
 
 
-def score_frame(predictor: Predictor, frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
-    """Return frame with the output columns added; rows with empty text get an empty label."""
-    texts = frame[spec.text]
-    has_text = (texts.str.strip() != "").to_numpy()
-    labels, confidence, probabilities = predictor.scores(texts, has_text, missing_label="")
+@dataclass
+class Columns:
+    """A chunk of a file: its column names and one sequence of values per column.
+
+    Input columns hold strings; the added ones the labels, and the numbers as float arrays.
+    """
+
+    names: list[str]
+    values: list[Any]
+
+    @classmethod
+    def of_rows(cls, names: list[str], rows: list[list[str]]) -> "Columns":
+        if not rows:
+            return cls(names, [[] for _ in names])
+        return cls(names, [list(column) for column in zip(*rows, strict=True)])
+
+    def column(self, name: str) -> Any:
+        return self.values[self.names.index(name)]
+
+    def __len__(self) -> int:
+        return len(self.values[0])
+
+
+def frame_columns(frame: "pd.DataFrame") -> Columns:
+    """A DataFrame (the Dask engine's partitions) as Columns."""
+    import pandas as pd
+
+    values = [
+        frame[name].to_numpy(np.float64)
+        if pd.api.types.is_float_dtype(frame[name].dtype)
+        else frame[name].tolist()
+        for name in frame.columns
+    ]
+    return Columns(list(frame.columns), values)
+
+
+def columns_frame(chunk: Columns) -> "pd.DataFrame":
+    """Columns as a DataFrame: strings as str, numbers as float64."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            name: pd.Series(values, dtype=np.float64 if _numbers(values) else str)
+            for name, values in zip(chunk.names, chunk.values, strict=True)
+        },
+        columns=chunk.names,
+    )
+
+
+def _numbers(values: Any) -> bool:
+    return isinstance(values, np.ndarray) and values.dtype.kind == "f"
+
+
+def score_columns(predictor: Predictor | None, chunk: Columns, spec: ColumnSpec) -> Columns:
+    """Return chunk with the output columns added; rows with empty text get an empty label.
+
+    predictor may be None for a chunk without rows (the Dask engine's empty partitions).
+    """
+    texts = chunk.column(spec.text)
+    has_text = np.fromiter(map(bool, map(str.strip, texts)), dtype=bool, count=len(texts))
+    if predictor is None and not len(texts):
+        labels = np.empty(0, dtype=object)
+        confidence, probabilities = np.empty(0), np.empty((0, len(LABELS)))
+    else:
+        labels, confidence, probabilities = predictor.scores(texts, has_text, missing_label="")
     added = [labels, confidence, *probabilities.T]
     if spec.actors:
-        added += _speakers_and_targets(texts, frame[spec.date] if spec.date else None)
-    scored = frame.copy()
-    for column, values in zip(spec.added, added, strict=True):
-        scored[column] = values
-    return scored
+        added += _speakers_and_targets(texts, chunk.column(spec.date) if spec.date else None)
+    return Columns([*chunk.names, *spec.added], [*chunk.values, *added])
+
+
+def score_frame(predictor: Predictor | None, frame: "pd.DataFrame", spec: ColumnSpec):
+    """score_columns for a DataFrame: what the Dask engine's workers run on each partition."""
+    return columns_frame(score_columns(predictor, frame_columns(frame), spec))
 
 
 # Reading: one function per format. Each yields DataFrames of strings, at least one (an empty
@@ -227,10 +303,10 @@ def _read_csv(handle: IO[bytes], name: str, chunk_rows: int, position: _Position
                 )
             rows.append(fields)
             if len(rows) == chunk_rows:
-                yield _frame(header, rows)
+                yield Columns.of_rows(header, rows)
                 rows = []
         if rows or row == 1:
-            yield _frame(header, rows)
+            yield Columns.of_rows(header, rows)
     except csv.Error as error:
         raise ScoreError(f"{name} row {row + 1}: not a readable CSV: {error}") from None
     except _NotUtf8 as error:
@@ -257,7 +333,7 @@ def _read_jsonl(handle: IO[bytes], name: str, chunk_rows: int, position: _Positi
                 )
             rows.append([_json_text(record[c], name, line, c) for c in columns])
             if len(rows) == chunk_rows:
-                yield _frame(columns, rows)
+                yield Columns.of_rows(columns, rows)
                 rows = []
     except _NotUtf8 as error:
         raise ScoreError(
@@ -267,7 +343,7 @@ def _read_jsonl(handle: IO[bytes], name: str, chunk_rows: int, position: _Positi
     if columns is None:
         raise ScoreError(f"{name}: empty file, expected one JSON object per line")
     if rows or not line:
-        yield _frame(columns, rows)
+        yield Columns.of_rows(columns, rows)
 
 
 def _json_record(text: str, name: str, line: int) -> dict[str, Any]:
@@ -300,6 +376,9 @@ def _json_text(value: Any, name: str, line: int, column: str) -> str:
 def _read_parquet(path: str, name: str, chunk_rows: int, position: _Position):
     if path == STDIO:
         raise ScoreError("Parquet cannot be read from stdin (it is read from its end): give a file")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         parquet = pq.ParquetFile(path)
     except pa.ArrowInvalid as error:
@@ -310,13 +389,15 @@ def _read_parquet(path: str, name: str, chunk_rows: int, position: _Position):
     position.total = parquet.metadata.num_rows
     for batch in parquet.iter_batches(batch_size=chunk_rows):
         position.done += batch.num_rows
-        yield parquet_text(pa.Table.from_batches([batch]), as_text, name)
+        yield frame_columns(parquet_text(pa.Table.from_batches([batch]), as_text, name))
     if position.total == 0:
-        yield _frame(schema.names, [])
+        yield Columns.of_rows(schema.names, [])
 
 
-def parquet_text(table: pa.Table, as_text: pa.Schema, name: str) -> pd.DataFrame:
+def parquet_text(table: "pa.Table", as_text: "pa.Schema", name: str) -> "pd.DataFrame":
     """Return a Parquet table as a frame of strings; both engines read Parquet through this."""
+    import pyarrow as pa
+
     try:
         table = table.cast(as_text)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
@@ -324,13 +405,10 @@ def parquet_text(table: pa.Table, as_text: pa.Schema, name: str) -> pd.DataFrame
     return table.to_pandas().fillna("")  # a null is an empty field, as in a CSV
 
 
-def text_schema(schema: pa.Schema) -> pa.Schema:
+def text_schema(schema: "pa.Schema") -> "pa.Schema":
+    import pyarrow as pa
+
     return pa.schema([pa.field(f.name, pa.string()) for f in schema])
-
-
-def _frame(columns: list[str], rows: list[list[str]]) -> pd.DataFrame:
-    by_column = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
-    return pd.DataFrame(dict(zip(columns, by_column, strict=True)), columns=columns, dtype=str)
 
 
 def _check_unique(columns: list[str], name: str) -> None:
@@ -368,29 +446,38 @@ def _reading(source: str | Path, fmt: str, chunk_rows: int) -> Iterator[tuple[It
 # the main process only appends them in order.
 
 
-def _format(scored: pd.DataFrame, fmt: str, schema: pa.Schema) -> bytes:
+def _format(scored: Columns, fmt: str, schema: "pa.Schema | None") -> bytes:
     if fmt == "csv":
         return csv_rows(scored).encode("utf-8")
+    frame = columns_frame(scored)
     if fmt == "jsonl":
-        lines = scored.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n")
+        lines = frame.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n")
         return (lines + "\n").encode("utf-8") if lines else b""
-    table = pa.Table.from_pandas(scored, schema=schema, preserve_index=False)
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema) as stream:
         stream.write_table(table)
     return sink.getvalue().to_pybytes()
 
 
-def csv_rows(scored: pd.DataFrame) -> str:
+def csv_rows(scored: Columns) -> str:
     """The rows as pandas' to_csv writes them (six decimals, NaN as empty), twice as fast."""
-    columns = []
-    for name in scored.columns:
-        values = scored[name].tolist()
-        if pd.api.types.is_float_dtype(scored[name].dtype):
-            values = ["" if math.isnan(v) else f"{v:.6f}" for v in values]
-        columns.append(values)
+    columns = [
+        ["" if math.isnan(v) else f"{v:.6f}" for v in values.tolist()]
+        if _numbers(values)
+        else values
+        for values in scored.values
+    ]
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(zip(*columns, strict=True))
+    return out.getvalue()
+
+
+def csv_header(names: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(names)
     return out.getvalue()
 
 
@@ -403,14 +490,14 @@ class _Scored:
 
 
 def _score_chunk(
-    predictor: Predictor, spec: ColumnSpec, fmt: str, schema: pa.Schema, frame: pd.DataFrame
+    predictor: Predictor, spec: ColumnSpec, fmt: str, schema: "pa.Schema | None", chunk: Columns
 ) -> _Scored:
-    return pack(score_frame(predictor, frame, spec), fmt, schema, spec.label)
+    return pack(score_columns(predictor, chunk, spec), fmt, schema, spec.label)
 
 
-def pack(scored: pd.DataFrame, fmt: str, schema: pa.Schema, label: str = "label") -> _Scored:
-    """Format a scored frame for the output and count its labels (both engines, per chunk)."""
-    labels = scored[label]
+def pack(scored: Columns, fmt: str, schema: "pa.Schema | None", label: str = "label") -> _Scored:
+    """Format a scored chunk for the output and count its labels (both engines, per chunk)."""
+    labels = np.asarray(scored.column(label), dtype=object)
     return _Scored(
         _format(scored, fmt, schema),
         len(scored),
@@ -422,14 +509,17 @@ def pack(scored: pd.DataFrame, fmt: str, schema: pa.Schema, label: str = "label"
 class _Writer:
     """Append formatted chunks to the output; an OSError names the output file."""
 
-    def __init__(self, handle: IO[bytes], fmt: str, schema: pa.Schema, name: str):
+    def __init__(
+        self, handle: IO[bytes], fmt: str, names: list[str], schema: "pa.Schema | None", name: str
+    ):
         self.handle, self.fmt, self.name = handle, fmt, name
         self.parquet = None
         with self._naming_the_file():
             if fmt == "csv":
-                header = pd.DataFrame(columns=schema.names).to_csv(index=False)
-                handle.write(header.encode("utf-8"))
+                handle.write(csv_header(names).encode("utf-8"))
             elif fmt == "parquet":
+                import pyarrow.parquet as pq
+
                 self.parquet = pq.ParquetWriter(handle, schema)
 
     def write(self, payload: bytes) -> None:
@@ -437,6 +527,8 @@ class _Writer:
             if self.parquet is None:
                 self.handle.write(payload)
             else:
+                import pyarrow as pa
+
                 self.parquet.write_table(pa.ipc.open_stream(payload).read_all())
 
     def close(self) -> None:
@@ -506,7 +598,7 @@ def _start_worker() -> None:
             os._exit(1)
 
 
-def _work(connection: Connection, job: Callable[[pd.DataFrame], _Scored]) -> None:
+def _work(connection: Connection, job: Callable[[Columns], _Scored]) -> None:
     _start_worker()
     while (frame := connection.recv()) is not None:
         try:
@@ -525,7 +617,7 @@ def _receive(connection: Connection) -> _Scored:
     return result
 
 
-def _in_order(connections: list[Connection], frames: Iterator[pd.DataFrame]) -> Iterator[_Scored]:
+def _in_order(connections: list[Connection], frames: Iterator[Columns]) -> Iterator[_Scored]:
     """Deal frames to the workers in turn, one per worker in flight, and yield results in order.
 
     A worker is sent its next chunk only once its previous result is read, so neither side ever
@@ -544,8 +636,8 @@ def _in_order(connections: list[Connection], frames: Iterator[pd.DataFrame]) -> 
 
 @contextlib.contextmanager
 def _scoring(
-    job: Callable[[pd.DataFrame], _Scored], jobs: int
-) -> Iterator[Callable[[Iterator[pd.DataFrame]], Iterator[_Scored]]]:
+    job: Callable[[Columns], _Scored], jobs: int
+) -> Iterator[Callable[[Iterator[Columns]], Iterator[_Scored]]]:
     """Yield a function that maps frames to job(frame), in order, on jobs processes.
 
     The workers start here, before the output is opened and before the progress bar starts its
@@ -601,14 +693,14 @@ def score_file(
     started = time.perf_counter()
     with _reading(source, fmt_in, chunk_rows) as (frames, position):
         first = next(frames)
-        columns = list(first.columns)
+        columns = list(first.names)
         spec = spec.for_input(columns)
         summary.prefix = spec.prefix
-        schema = spec.schema(columns)
+        schema = spec.schema(columns) if fmt_out == "parquet" else None
         job = partial(_score_chunk, predictor, spec, fmt_out, schema)
         name = "stdout" if str(destination) == STDIO else str(destination)
         with _scoring(job, jobs) as score, _atomic_output(destination) as handle:
-            writer = _Writer(handle, fmt_out, schema, name)
+            writer = _Writer(handle, fmt_out, [*columns, *spec.added], schema, name)
             for chunk in score(itertools.chain([first], frames)):
                 writer.write(chunk.payload)
                 summary.rows += chunk.rows

@@ -33,12 +33,12 @@ from model import Predictor
 from service.batch import (
     PARTIAL,
     STDIO,
+    Columns,
     ColumnSpec,
     ScoreError,
     ScoreSummary,
     _atomic_output,
     _check_unique,
-    _frame,
     _lines,
     _NotUtf8,
     _Position,
@@ -46,7 +46,9 @@ from service.batch import (
     _read_jsonl,
     _Scored,
     _Writer,
+    columns_frame,
     format_of,
+    frame_columns,
     pack,
     parquet_text,
     score_frame,
@@ -87,7 +89,7 @@ def _header(path: str, name: str, fmt: str) -> tuple[list[str], bytes]:
     with handle:
         if fmt == "jsonl":  # the local reader checks the first record and names its columns
             first = next(_read_jsonl(_first_record(handle), name, 1, _Position("B")))
-            return list(first.columns), b""
+            return list(first.names), b""
         position = _Position("B")
         try:  # csv.reader reads no line past the record it returns: position ends the header
             header = next(csv.reader(_lines(handle, position), strict=True), None)
@@ -142,7 +144,7 @@ def _read_block(block: _Block) -> pd.DataFrame:
         frames = list(_read_jsonl(source, name, sys.maxsize, _Position("B")))
     else:
         frames = []
-    frame = frames[0] if frames else _frame(list(block.columns), [])
+    frame = columns_frame(frames[0] if frames else Columns.of_rows(list(block.columns), []))
     if tuple(frame.columns) != block.columns:
         if set(frame.columns) != set(block.columns):
             raise ScoreError(
@@ -174,7 +176,7 @@ def _frames(source: str, fmt: str, block_bytes: int) -> tuple[dd.DataFrame, list
             raise ScoreError(f"{name}: not a readable Parquet file: {error}") from None
         columns = parquet.schema_arrow.names
         _check_unique(columns, name)
-        meta = _frame(columns, [])
+        meta = columns_frame(Columns.of_rows(columns, []))
         groups = [(source, name, i) for i in range(parquet.num_row_groups)]
         if not groups:
             return dd.from_pandas(meta, npartitions=1), columns
@@ -185,7 +187,7 @@ def _frames(source: str, fmt: str, block_bytes: int) -> tuple[dd.DataFrame, list
         _Block(source, name, fmt, start, end, header, tuple(columns))
         for start, end in itertools.pairwise(edges)
     ]
-    meta = _frame(columns, [])
+    meta = columns_frame(Columns.of_rows(columns, []))
     return dd.from_map(_read_block, blocks, meta=meta, enforce_metadata=False), columns
 
 
@@ -209,10 +211,14 @@ def _score_partition(frame: pd.DataFrame, model_dir: str, version: str, spec: Co
     return score_frame(_worker_predictor(model_dir, version), frame, spec)
 
 
+def _pack_part(scored: pd.DataFrame, fmt: str, schema: pa.Schema, label: str) -> _Scored:
+    return pack(frame_columns(scored), fmt, schema, label)
+
+
 def _write_part(scored: pd.DataFrame, path: str, fmt: str, schema: pa.Schema, label: str):
-    packed = pack(scored, fmt, schema, label)
+    packed = _pack_part(scored, fmt, schema, label)
     with open(path, "wb") as handle:
-        writer = _Writer(handle, fmt, schema, path)
+        writer = _Writer(handle, fmt, schema.names, schema, path)
         writer.write(packed.payload)
         writer.close()
     packed.payload = b""
@@ -327,7 +333,7 @@ def score_file_dask(
         str(model_dir),
         predictor.version,
         spec,
-        meta=score_frame(predictor, _frame(columns, []), spec),
+        meta=score_frame(predictor, columns_frame(Columns.of_rows(columns, [])), spec),
         enforce_metadata=False,
     )
     parts = scored.to_delayed()
@@ -344,10 +350,10 @@ def score_file_dask(
             ]
             writer = None
         else:
-            tasks = [dask.delayed(pack)(part, fmt_out, schema, spec.label) for part in parts]
+            tasks = [dask.delayed(_pack_part)(part, fmt_out, schema, spec.label) for part in parts]
             handle = stack.enter_context(_atomic_output(destination))
             name = "stdout" if destination == STDIO else destination
-            writer = _Writer(handle, fmt_out, schema, name)
+            writer = _Writer(handle, fmt_out, schema.names, schema, name)
         for done, chunk in enumerate(_in_order(client, tasks, window), start=1):
             if writer is not None:
                 writer.write(chunk.payload)

@@ -136,7 +136,7 @@ def score(
     predictor = Predictor.load_current(model_dir)
     # A terminated run must clean up its partial file like an interrupted one does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    from service.batch import ColumnSpec  # pandas: only once a file is to be read
+    from service.batch import ColumnSpec  # only once a file is to be read
 
     with contextlib.ExitStack() as stack:
         summary = run(

@@ -15,7 +15,7 @@ import pytest
 
 from model import LABELS
 from model.atomic import file_mode
-from service.batch import OUTPUT_COLUMNS, ScoreError, csv_rows, score_file
+from service.batch import OUTPUT_COLUMNS, ScoreError, csv_rows, frame_columns, score_file
 
 from ..helpers import STANCE
 
@@ -454,4 +454,4 @@ def test_csv_rows_are_the_bytes_pandas_writes():
         frame[column] = [0.5, 1 / 3 + i, float("nan"), 1e-7]
     frame["speaker"] = ["USA", "", "CHN", "RUS"]  # --actors adds text columns after the numbers
     expected = frame.to_csv(index=False, header=False, float_format="%.6f")
-    assert csv_rows(frame) == expected
+    assert csv_rows(frame_columns(frame)) == expected

@@ -1,6 +1,7 @@
 """The `stance` CLI through click's runner and as a real subprocess."""
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -57,6 +58,27 @@ def test_predict_and_help_start_without_importing_pandas(model_dir):
         "assert 'pandas' not in sys.modules and 'pyarrow' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
+
+
+def test_scoring_a_csv_file_imports_neither_pandas_nor_pyarrow(model_dir, tmp_path):
+    # CSV in and out is read and written with the csv module, on every core: the pandas and
+    # pyarrow imports were a third of `stance score`'s start-up. JSON Lines and Parquet use them.
+    source = tmp_path / "in.csv"
+    source.write_text(f'id,text\n1,"{WARNING}"\n2,\n', encoding="utf-8")
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from service.cli import main\n"
+        f"args = ['score', {str(source)!r}, '-o', {str(tmp_path / 'out.csv')!r}, '--jobs', '2',\n"
+        f"        '--model-dir', {str(model_dir)!r}]\n"
+        "done = CliRunner().invoke(main, args)\n"
+        "assert done.exit_code == 0, done.output\n"
+        "assert 'pandas' not in sys.modules and 'pyarrow' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
+    scored = list(csv.reader((tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()))
+    assert scored[0][:3] == ["id", "text", "label"] and scored[1][2] == "warning"
+    assert scored[2][2:] == ["", "", "", "", ""]  # an empty text: no label, no numbers
 
 
 def test_predict_json_has_the_api_shape(runner, predictor):
