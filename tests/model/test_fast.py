@@ -1,14 +1,16 @@
 """The fast path is exact: the same probabilities and explanations as scikit-learn's pipeline."""
 
 import subprocess
+import unicodedata
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.feature_extraction.text import strip_accents_unicode
 
 from model import LABELS
-from model.fast import UNSEEN, FastScorer, PairTable, Tables
+from model.fast import UNSEEN, FastScorer, PairTable, Tables, strip_accents
 from model.features import PIECE, SHIPPED, Lemmas, english_dictionary, simplemma_source
 from model.pipeline import build_pipeline
 from model.predict import best, decide
@@ -182,3 +184,13 @@ def test_bounded_caches_give_the_same_scores(predictor, corpus_texts, monkeypatc
     one_by_one = [scorer.probabilities_one(text) for text in sample[:200]]
     np.testing.assert_allclose(one_by_one, expected[:200], atol=TOLERANCE)
     assert len(scorer._chunks) <= 50 and len(scorer._word_ids) <= 50
+
+
+def test_no_character_before_u0300_is_combining():
+    assert not any(unicodedata.combining(chr(c)) for c in range(0x300))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=80) | texts)
+def test_accents_are_stripped_as_scikit_learn_strips_them(text):
+    assert strip_accents(text) == strip_accents_unicode(text)
