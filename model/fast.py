@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from functools import cache
+from functools import lru_cache
 from itertools import compress, islice, pairwise, repeat
 from operator import eq
 from pathlib import Path
@@ -85,7 +85,9 @@ class BoundedCache(dict):
         if len(self) >= CHUNK_CACHE_SIZE:
             self.clear()
             self.update(self.seed)
-        made = self[key] = self.make(key)
+        # A seed key is missing only while another thread is between the two lines above: it
+        # must get its seed, not what make() would make of it (a lone NUL is not END_OF_TEXT).
+        made = self[key] = self.seed[key] if key in self.seed else self.make(key)
         return made
 
 
@@ -98,7 +100,7 @@ SPECIAL = -3
 BEYOND_LATIN = re.compile("[^\x00-\u02ff]")
 
 
-@cache
+@lru_cache(maxsize=10_000)
 def combining(char: str) -> bool:
     return unicodedata.combining(char) != 0
 
@@ -311,7 +313,7 @@ class FastScorer:
         self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
         self._actors = actor_names() if self.analyzer.mask_actors else None
         # Lower-cased chunk -> Chunk, and -> its one plain id or SPECIAL. A lone NUL is the end
-        # of a text: only a batch's JOIN holds one (see token_ids).
+        # of a text: only a batch's JOIN holds one (see token_ids and batch_token_ids).
         self._chunks = BoundedCache(self._chunk, {NUL: END_OF_TEXT})
         self._word_ids = BoundedCache(self._word_id, {NUL: BOUNDARY})
 

@@ -142,17 +142,18 @@ def statement_dates(values: "pd.Series") -> "pd.Series":
 
 
 def _speakers_and_targets(texts: list[str], dates: list[str] | None) -> tuple[list, list]:
-    import pandas as pd
-
     from model.actors import find_actors, speaker_and_target
 
     if dates is None:
         days = [None] * len(texts)
-    else:
-        days = statement_dates(pd.Series(dates, dtype=str)).dt.date.tolist()
+    else:  # pandas parses the dates: only when there are some
+        import pandas as pd
+
+        parsed = statement_dates(pd.Series(dates, dtype=str))
+        days = [None if pd.isna(day) else day for day in parsed.dt.date.tolist()]
     speakers, targets = [], []
-    for text, day in zip(texts, days, strict=True):
-        on = None if pd.isna(day) else day  # no date, or one that does not parse: no office check
+    for text, on in zip(texts, days, strict=True):
+        # on is None without a date, or with one that does not parse: no office check
         speaker, target = speaker_and_target(find_actors(text, on)) if text.strip() else ("", "")
         speakers.append(speaker or "")
         targets.append(target or "")
@@ -242,7 +243,7 @@ def score_frame(predictor: Predictor | None, frame: "pd.DataFrame", spec: Column
     return columns_frame(score_columns(predictor, frame_columns(frame), spec))
 
 
-# Reading: one function per format. Each yields DataFrames of strings, at least one (an empty
+# Reading: one function per format. Each yields Columns of strings, at least one (an empty
 # one for a file with a header and no rows), and reports progress through a _Position.
 
 
@@ -600,9 +601,9 @@ def _start_worker() -> None:
 
 def _work(connection: Connection, job: Callable[[Columns], _Scored]) -> None:
     _start_worker()
-    while (frame := connection.recv()) is not None:
+    while (chunk := connection.recv()) is not None:
         try:
-            connection.send(job(frame))
+            connection.send(job(chunk))
         except Exception as error:  # a bug: the main process raises it
             connection.send(error)
 
@@ -617,18 +618,18 @@ def _receive(connection: Connection) -> _Scored:
     return result
 
 
-def _in_order(connections: list[Connection], frames: Iterator[Columns]) -> Iterator[_Scored]:
-    """Deal frames to the workers in turn, one per worker in flight, and yield results in order.
+def _in_order(connections: list[Connection], chunks: Iterator[Columns]) -> Iterator[_Scored]:
+    """Deal chunks to the workers in turn, one per worker in flight, and yield results in order.
 
     A worker is sent its next chunk only once its previous result is read, so neither side ever
     blocks writing to the other; the next chunk is parsed while the workers score theirs.
     """
     n = len(connections)
     sent = 0
-    for frame in frames:
+    for chunk in chunks:
         if sent >= n:
             yield _receive(connections[sent % n])  # the oldest chunk in flight is this worker's
-        connections[sent % n].send(frame)
+        connections[sent % n].send(chunk)
         sent += 1
     for i in range(max(0, sent - n), sent):
         yield _receive(connections[i % n])
@@ -638,7 +639,7 @@ def _in_order(connections: list[Connection], frames: Iterator[Columns]) -> Itera
 def _scoring(
     job: Callable[[Columns], _Scored], jobs: int
 ) -> Iterator[Callable[[Iterator[Columns]], Iterator[_Scored]]]:
-    """Yield a function that maps frames to job(frame), in order, on jobs processes.
+    """Yield a function that maps chunks to job(chunk), in order, on jobs processes.
 
     The workers start here, before the output is opened and before the progress bar starts its
     thread, so they hold neither; at most jobs chunks are in flight, so memory stays flat.
@@ -691,8 +692,8 @@ def score_file(
     fmt_out = format_of(destination, output_format, default=fmt_in)
     summary = ScoreSummary()
     started = time.perf_counter()
-    with _reading(source, fmt_in, chunk_rows) as (frames, position):
-        first = next(frames)
+    with _reading(source, fmt_in, chunk_rows) as (chunks, position):
+        first = next(chunks)
         columns = list(first.names)
         spec = spec.for_input(columns)
         summary.prefix = spec.prefix
@@ -701,11 +702,11 @@ def score_file(
         name = "stdout" if str(destination) == STDIO else str(destination)
         with _scoring(job, jobs) as score, _atomic_output(destination) as handle:
             writer = _Writer(handle, fmt_out, [*columns, *spec.added], schema, name)
-            for chunk in score(itertools.chain([first], frames)):
-                writer.write(chunk.payload)
-                summary.rows += chunk.rows
-                summary.empty += chunk.empty
-                summary.counts.update(chunk.counts)
+            for scored in score(itertools.chain([first], chunks)):
+                writer.write(scored.payload)
+                summary.rows += scored.rows
+                summary.empty += scored.empty
+                summary.counts.update(scored.counts)
                 if on_progress:
                     on_progress(position.done, position.total, position.unit)
             writer.close()

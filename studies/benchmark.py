@@ -105,7 +105,8 @@ def score_file(source: Path, target: Path, *options: str) -> tuple[float, float,
     """Run `stance score` as users do.
 
     Return its wall seconds, the seconds of scoring alone (from its summary line: after the
-    imports and the model load) and the peak RSS (MiB) of its largest process.
+    imports and the model load) and the peak RSS (MiB) of its largest process (itself or a
+    worker).
     """
     env = {**os.environ, "STANCE_MODEL_DIR": str(MODEL_DIR)}
     command = [str(BIN / "stance"), "score", str(source), "-o", str(target), *options]
@@ -248,16 +249,19 @@ def main() -> None:
         for _ in range(3):
             beside = floor_rate(texts)
             seconds, scoring, _ = score_file(source, target)
-            runs.append((args.rows / seconds / beside, args.rows / scoring / beside, seconds))
+            runs.append(
+                (args.rows / seconds / beside, args.rows / scoring / beside, seconds, beside)
+            )
         ratio, scoring_ratio = (statistics.median(r[i] for r in runs) for i in (0, 1))
-        walls = sorted(r[2] for r in runs)
+        walls, floors = sorted(r[2] for r in runs), sorted(r[3] for r in runs)
         rows.append(
             (
                 f"stance score CSV to CSV, {args.rows:,} rows",
                 args.rows / walls[1],
                 ratio,
-                f"wall time {walls[0]:.2f}-{walls[2]:.2f} s, {default_jobs()} jobs, median of 3 "
-                f"runs each beside its floor; start-up alone (1 row) {start_up:.2f} s",
+                f"wall time {walls[0]:.2f}-{walls[2]:.2f} s, {default_jobs()} jobs; the median "
+                f"of 3 runs' ratios to the floor just before each ({floors[0]:,.0f}-"
+                f"{floors[2]:,.0f}/s); start-up alone (1 row) {start_up:.2f} s",
             )
         )
         rows.append(

@@ -1,6 +1,8 @@
 """The fast path is exact: the same probabilities and explanations as scikit-learn's pipeline."""
 
 import subprocess
+import sys
+import threading
 import unicodedata
 
 import numpy as np
@@ -194,3 +196,31 @@ def test_no_character_before_u0300_is_combining():
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=80) | texts)
 def test_accents_are_stripped_as_scikit_learn_strips_them(text):
     assert strip_accents(text) == strip_accents_unicode(text)
+
+
+def test_threads_sharing_a_scorer_while_its_caches_clear_keep_texts_apart(predictor, monkeypatch):
+    # gunicorn's gthread workers share one scorer. A cache cleared by one thread while another
+    # looked up the NUL that joins a batch's texts once lost the boundary: a negation at the end
+    # of one text then read into the next.
+    monkeypatch.setattr("model.fast.CHUNK_CACHE_SIZE", 30)
+    scorer = FastScorer(Tables.of(predictor.pipeline))
+    batches = [[f"We will not w{i}x{j}" for j in range(4)] for i in range(400)]
+    expected = [predictor.model.predict_proba(batch) for batch in batches]
+    wrong: list[int] = []
+
+    def score_all() -> None:
+        for i, batch in enumerate(batches):
+            if not np.allclose(scorer.probabilities(batch), expected[i], atol=TOLERANCE):
+                wrong.append(i)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=score_all) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong, f"{len(wrong)} batches scored wrong"
