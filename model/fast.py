@@ -242,10 +242,8 @@ class Tables(NamedTuple):
             if "dictionary_words" in stored:  # versions trained before it was stored have none
                 words = from_lines(stored["dictionary_words"])
                 forms = from_lines(stored["dictionary_lemmas"])
-                if len(words) != len(forms):
-                    raise ValueError("the stored dictionary's words and lemmas do not pair up")
                 tables = tables._replace(
-                    dictionary=dict(zip(words, forms, strict=True)),
+                    dictionary=dict(zip(words, forms, strict=True)),  # unpaired: ValueError
                     dictionary_source=str(settings["dictionary_source"]),
                 )
         n_labels, n_features = len(tables.classes), len(tables.terms)

@@ -223,15 +223,16 @@ def _numbers(values: Any) -> bool:
 def score_columns(predictor: Predictor | None, chunk: Columns, spec: ColumnSpec) -> Columns:
     """Return chunk with the output columns added; rows with empty text get an empty label.
 
-    predictor may be None for a chunk without rows (the Dask engine's empty partitions).
+    A chunk without rows needs no model: predictor may then be None (the Dask engine's empty
+    partitions are scored without loading one).
     """
     texts = chunk.column(spec.text)
-    has_text = np.fromiter(map(bool, map(str.strip, texts)), dtype=bool, count=len(texts))
-    if predictor is None and not len(texts):
+    if len(texts):
+        has_text = np.fromiter(map(bool, map(str.strip, texts)), dtype=bool, count=len(texts))
+        labels, confidence, probabilities = predictor.scores(texts, has_text, missing_label="")
+    else:
         labels = np.empty(0, dtype=object)
         confidence, probabilities = np.empty(0), np.empty((0, len(LABELS)))
-    else:
-        labels, confidence, probabilities = predictor.scores(texts, has_text, missing_label="")
     added = [labels, confidence, *probabilities.T]
     if spec.actors:
         added += _speakers_and_targets(texts, chunk.column(spec.date) if spec.date else None)

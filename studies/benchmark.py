@@ -89,9 +89,9 @@ def write_csv(path: Path, rows: int) -> None:
             writer.writerow([i, TEXTS[i % len(TEXTS)]])
 
 
-# Runs a command and reports the peak RSS of it and its workers. A process forked from this
-# one holds this one's pages until it execs, and the kernel counts them in its peak: a small
-# parent (no site, no model) keeps them out of the figure.
+# Runs a command and reports the peak RSS of its largest process (it or a worker). A process
+# forked from this one holds this one's pages until it execs, and the kernel counts them in its
+# peak: a small parent (no site, no model) keeps them out of the figure.
 PEAK_RSS = (
     "import resource, subprocess, sys\n"
     "code = subprocess.run(sys.argv[1:]).returncode\n"
