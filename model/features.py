@@ -209,15 +209,67 @@ def literal_start(name: str) -> str:
     return name[:end]
 
 
+# What follows a plain character in an expression and makes it optional or repeated.
+QUANTIFIERS = "?*+{"
+
+
+def literal_head(expression: str) -> tuple[str, str] | None:
+    """Split off the expression's first character when it is a plain one that must be there
+    ("K" of "Korea", "\\." of "\\.S"), else None (a group, a class, an assertion, "n?")."""
+    if expression[:1] == "\\":
+        unit = expression[:2]
+        if len(unit) < 2 or unit[1].isalnum():  # \w, \s, \b...: a class or an assertion
+            return None
+    elif not expression or expression[0] in "\\.^$*+?{}[]|()":
+        return None
+    else:
+        unit = expression[0]
+    rest = expression[len(unit) :]
+    if rest[:1] and rest[0] in QUANTIFIERS:
+        return None
+    return unit, rest
+
+
+def factored(alternatives: list[str]) -> list[str]:
+    """Alternatives, tried in this order, as fewer alternatives that match the same, in the
+    same order: those that start with the same plain character share it ("Sa(?:udi|hel)").
+
+    The engine then tries a shared start once, not once per name. Only where the order cannot
+    change what matches: an alternative joins an earlier one's group unless one that could
+    match at the same place (not a plain character, which would differ) comes between them.
+    """
+    items: list[str | tuple[str, list[str]]] = []
+    for expression in dict.fromkeys(alternatives):  # a repeat can match only where the first did
+        head = literal_head(expression)
+        if head is None:
+            items.append(expression)
+            continue
+        unit, rest = head
+        group = next((i for i in reversed(items) if isinstance(i, str) or i[0] == unit), None)
+        if group is None or isinstance(group, str):
+            items.append((unit, [rest]))
+        else:
+            group[1].append(rest)
+    parts = []
+    for item in items:
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        unit, rests = item
+        inner = factored(rests)
+        parts.append(unit + (inner[0] if len(inner) == 1 else f"(?:{'|'.join(inner)})"))
+    return parts
+
+
 def one_expression(names: list[str], path: Path) -> re.Pattern[str]:
     """One expression matching any of names, longest first, each starting a word.
 
     Each name starts with a letter; the expression is one branch per first letter, and each
     branch begins with that letter as a plain character. Python's regex engine then skips, in C,
-    every character that cannot start a name and tries only the dozen names of that letter where
-    one can: 1.6x faster than a look-ahead per letter, which was 8x faster than one flat list
-    of names (measured on data/test.csv; tests/model/test_actors.py checks the same matches as the
-    flat list).
+    every character that cannot start a name and tries only the names of that letter where one
+    can, their shared starts once (`factored`): 1.6x faster than a look-ahead per letter, which
+    was 8x faster than one flat list of names, and factoring took off a fifth more (measured on
+    data/test.csv; tests/model/test_actors.py checks the same matches as the flat list).
     """
     by_letter: dict[str, list[tuple[str, str]]] = {}
     for name in names:
@@ -230,7 +282,7 @@ def one_expression(names: list[str], path: Path) -> re.Pattern[str]:
     def longest_first(group: list[tuple[str, str]]) -> str:
         # Alternatives are tried in order: a longer name must win over its prefix.
         ordered = sorted(group, key=lambda pair: len(pair[0]), reverse=True)
-        return "|".join(f"(?:{rest})" for _, rest in ordered)
+        return "|".join(factored([rest for _, rest in ordered]))
 
     # (?<!\wL) after the letter L is (?<!\w) before it: a name starts a word.
     branches = "|".join(

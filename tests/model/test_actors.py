@@ -14,6 +14,7 @@ from model.features import (
     Analyzer,
     actor_names,
     actor_pattern,
+    factored,
     top_level_alternatives,
 )
 from studies.actor_roles_study import ROLES_FILE, predict_roles, read_roles, role_scores
@@ -141,6 +142,24 @@ def test_the_masking_expression_matches_what_one_flat_list_of_names_matches():
     # Compared by expression: another test may have built the gazetteer's expression again.
     assert actor_names().for_text("Bashar al-Assad").pattern == actor_pattern().pattern
     assert actor_names().for_text("Bashar Assad").pattern != actor_pattern().pattern
+
+
+def test_factoring_keeps_what_matches_and_which_alternative_wins():
+    assert factored(["Saudi Arabia", "Saudis?", "Sahel"]) == ["Sa(?:udi(?: Arabia|s?)|hel)"]
+    # "[ST]\\w+" could match where both do: "South" may not join "Sudan" across it.
+    assert factored(["Sudan", "[ST]\\w+", "South"]) == ["Sudan", "[ST]\\w+", "South"]
+    assert factored(["Korean?s?", "Kor", "Kor"]) == ["Kor(?:ean?s?|)"]
+    alternatives = ["Saudi Arabia", "Saudis?", "S(?:outh)? Sudan", "Sudan", "South", "Sahel",
+                    "U\\.S\\.", "U\\.N\\.", "Kim Jong[ -][Uu]n", "[ST]o\\w+", "Kim", "",
+                    "Sa"]  # fmt: skip
+    flat = re.compile("|".join(f"(?:{a})" for a in alternatives))
+    factoring = re.compile("|".join(factored(alternatives)))
+    for text in ["Saudi Arabia", "Saudis", "Saudi", "South Sudan", "Sudan", "Southern", "Sahel",
+                 "U.S.", "U.N.", "Kim Jong-un", "Kim Jong", "Sa", "S", "x"]:  # fmt: skip
+        for end in (r"(?!\w)", ""):
+            expected = re.compile(f"(?:{flat.pattern}){end}").match(text)
+            found = re.compile(f"(?:{factoring.pattern}){end}").match(text)
+            assert (found and found.span()) == (expected and expected.span()), (text, end)
 
 
 def test_actors_of_shifts_offsets():
