@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import multiprocessing
+import operator
 import os
 import re
 import signal
@@ -181,7 +182,8 @@ class Columns:
     def of_rows(cls, names: list[str], rows: list[list[str]]) -> "Columns":
         if not rows:
             return cls(names, [[] for _ in names])
-        return cls(names, [list(column) for column in zip(*rows, strict=True)])
+        # itemgetter rather than zip(*rows): zip makes an iterator per row, and strict checks each
+        return cls(names, [list(map(operator.itemgetter(i), rows)) for i in range(len(names))])
 
     def column(self, name: str) -> Any:
         return self.values[self.names.index(name)]
@@ -277,6 +279,77 @@ def _lines(handle: IO[bytes], position: _Position) -> Iterator[str]:
         yield text
 
 
+class _Blocks:
+    """A binary stream's lines, as iterating it gives them, decoded a block of lines at a time.
+
+    Decoding a block's lines in one map costs a fraction of a generator step per line. A block
+    that is not UTF-8 is decoded again line by line up to the bad line, so that the error names
+    the line and byte that _lines would name.
+    """
+
+    READ_BYTES = 1 << 20
+
+    def __init__(self, handle: IO[bytes]):
+        self.handle = handle
+        self.end = 0  # the file offset just past the current block
+        self.before = 0  # the number of lines before it
+        self.raw: list[bytes] = []  # its lines
+        self.texts: Iterator[str] = iter(())  # its lines decoded, as far as they are read
+        self.decoded = 0  # how many there are: all of them, or those before a bad line
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self._decoded())
+
+    def lines(self) -> int:
+        """The number of lines read so far."""
+        return self.before + self.decoded - operator.length_hint(self.texts)
+
+    def done(self) -> int:
+        """The file offset just past the lines read so far."""
+        return self.end - sum(map(len, self.raw[self.lines() - self.before :]))
+
+    def _decoded(self) -> Iterator[Iterator[str]]:
+        for block in self._whole_lines():
+            start, self.before = self.end, self.before + len(self.raw)
+            self.raw, self.end = list(io.BytesIO(block)), start + len(block)
+            try:
+                texts = list(map(bytes.decode, self.raw))
+                if start == 0:
+                    texts[0] = self.raw[0].decode("utf-8-sig")  # drop a byte-order mark
+            except UnicodeDecodeError:
+                good, error = _up_to_the_error(self.raw, start, self.before)
+                self.texts, self.decoded = iter(good), len(good)
+                yield self.texts
+                raise error from None
+            self.texts, self.decoded = iter(texts), len(texts)
+            yield self.texts
+
+    def _whole_lines(self) -> Iterator[bytes]:
+        """The stream in blocks that end after a newline, but for the last."""
+        partial: list[bytes] = []  # a line longer than a read, in pieces
+        while data := self.handle.read1(self.READ_BYTES):
+            end = data.rfind(b"\n") + 1
+            if end:
+                yield b"".join([*partial, data[:end]])
+                partial = []
+            partial.append(data[end:])
+        if rest := b"".join(partial):
+            yield rest
+
+
+def _up_to_the_error(raw: list[bytes], offset: int, line: int) -> tuple[list[str], _NotUtf8]:
+    """Decode the lines raw, which start at offset on line (from 0), as _lines does, up to the
+    first one that is not UTF-8; return them and that line's error."""
+    texts = []
+    for number, text in enumerate(raw, start=line):
+        try:
+            texts.append(text.decode("utf-8-sig" if number == 0 else "utf-8"))
+        except UnicodeDecodeError as error:
+            return texts, _NotUtf8(offset + error.start, number + 1, error.reason)
+        offset += len(text)
+    raise AssertionError("a block that is not UTF-8 has lines that all are")
+
+
 def _row(number: int, line: int) -> str:
     return f"row {number}" if number == line else f"row {number} (line {line})"
 
@@ -285,7 +358,8 @@ def _read_csv(handle: IO[bytes], name: str, chunk_rows: int, position: _Position
     # The csv module rather than pandas: pandas pads short rows, shifts the fields of a long
     # first row into an index and renames duplicate columns, all without a word.
     csv.field_size_limit(sys.maxsize)  # a statement can be longer than the 128 KiB default
-    reader = csv.reader(_lines(handle, position), strict=True)
+    lines = _Blocks(handle)
+    reader = csv.reader(lines, strict=True)
     row = 0  # rows read so far, the header being row 1, as a spreadsheet shows it
     try:
         header = next(reader, None)
@@ -305,8 +379,10 @@ def _read_csv(handle: IO[bytes], name: str, chunk_rows: int, position: _Position
                 )
             rows.append(fields)
             if len(rows) == chunk_rows:
+                position.done = lines.done()
                 yield Columns.of_rows(header, rows)
                 rows = []
+        position.done = lines.done()
         if rows or row == 1:
             yield Columns.of_rows(header, rows)
     except csv.Error as error:
