@@ -541,16 +541,78 @@ def _format(scored: Columns, fmt: str, schema: "pa.Schema | None") -> bytes:
 
 
 def csv_rows(scored: Columns) -> str:
-    """The rows as pandas' to_csv writes them (six decimals, NaN as empty), twice as fast."""
-    columns = [
-        ["" if math.isnan(v) else f"{v:.6f}" for v in values.tolist()]
-        if _numbers(values)
-        else values
-        for values in scored.values
-    ]
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(zip(*columns, strict=True))
-    return out.getvalue()
+    """The rows as pandas' to_csv writes them (six decimals, NaN as empty), ten times as fast.
+
+    Each text column is quoted as csv.writer(lineterminator="\n") quotes it, each run of number
+    columns is formatted by numpy as one string per row, and a row joins them with commas.
+    """
+    if not len(scored):
+        return ""
+    fields = []
+    for numbers, group in itertools.groupby(scored.values, _numbers):
+        if numbers:
+            fields.append(_six_decimals(list(group)))
+        else:
+            fields.extend(map(_csv_fields, group))
+    rows = map(",".join, zip(*fields, strict=True))
+    if len(scored.values) == 1:  # csv.writer quotes a row's only field when it is empty
+        rows = ['""' if row == "" else row for row in rows]
+    return "\n".join(rows) + "\n"
+
+
+def _csv_fields(values: Any) -> Any:
+    """The values as csv.writer writes them in a row: quoted when they hold , " or a newline."""
+    try:
+        joined = "".join(values)
+    except TypeError:  # not all str: csv.writer writes None as empty, others as str() does
+        return [_csv_field("" if v is None else str(v)) for v in values]
+    if any(c in joined for c in ',"\n\r'):
+        return [_csv_field(v) for v in values]
+    return values  # a column like the labels, which needs no quotes (the common case)
+
+
+def _csv_field(value: str) -> str:
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        if "\r" in value:  # csv.writer quotes "\r" or not depending on the Python version
+            out = _Strings()
+            csv.writer(out, lineterminator="\n").writerow([value, ""])
+            return out[0][: -len(",\n")]
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+class _Strings(list):
+    write = list.append  # a file for csv.writer that keeps each row it writes
+
+
+def _six_decimals(columns: list[np.ndarray]) -> list[str]:
+    """Each row's numbers as f"{v:.6f}", joined by commas, with NaN as empty.
+
+    numpy writes the digits of round(v * 1e6), which is what f-strings round (half to even, of
+    the binary value) but where v * 1e6 is within its rounding error of a tie; those values,
+    and any outside [0, 1], NaN and -0.0, are written by f-strings.
+    """
+    values = np.column_stack(columns)
+    scaled = values * 1e6
+    whole = np.rint(scaled)
+    with np.errstate(invalid="ignore"):  # inf - inf: not plain, as NaN is not
+        tie = abs(scaled - whole) > 0.4999
+    plain = (values >= 0) & (values <= 1) & ~np.signbit(values) & ~tie
+    digits = np.where(plain, whole, 0).astype(np.int64)
+    # Each value as 0.000000 and a comma, as UCS-4 code points; a row is a fixed-width string.
+    chars = np.empty((*values.shape, 9), np.uint32)
+    chars[..., 0], rest = np.divmod(digits, 1_000_000)
+    chars[..., 0] += ord("0")
+    chars[..., 1] = ord(".")
+    for i in range(7, 1, -1):
+        rest, chars[..., i] = np.divmod(rest, 10)
+        chars[..., i] += ord("0")
+    chars[..., 8] = ord(",")
+    flat = np.ascontiguousarray(chars.reshape(len(values), -1)[:, :-1])
+    rows = flat.view(f"U{flat.shape[1]}").ravel().tolist()
+    for i in np.flatnonzero(~plain.all(axis=1)).tolist():
+        rows[i] = ",".join("" if math.isnan(v) else f"{v:.6f}" for v in values[i].tolist())
+    return rows
 
 
 def csv_header(names: list[str]) -> str:
