@@ -541,7 +541,7 @@ def _format(scored: Columns, fmt: str, schema: "pa.Schema | None") -> bytes:
 
 
 def csv_rows(scored: Columns) -> str:
-    """The rows as pandas' to_csv writes them (six decimals, NaN as empty), ten times as fast.
+    """The rows as pandas' to_csv writes them (six decimals, NaN as empty), with no call a number.
 
     Each text column is quoted as csv.writer(lineterminator="\n") quotes it, each run of number
     columns is formatted by numpy as one string per row, and a row joins them with commas.
