@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import multiprocessing
+import operator
 import os
 import re
 import signal
@@ -181,7 +182,8 @@ class Columns:
     def of_rows(cls, names: list[str], rows: list[list[str]]) -> "Columns":
         if not rows:
             return cls(names, [[] for _ in names])
-        return cls(names, [list(column) for column in zip(*rows, strict=True)])
+        # itemgetter rather than zip(*rows): zip makes an iterator per row, and strict checks each
+        return cls(names, [list(map(operator.itemgetter(i), rows)) for i in range(len(names))])
 
     def column(self, name: str) -> Any:
         return self.values[self.names.index(name)]
@@ -277,6 +279,77 @@ def _lines(handle: IO[bytes], position: _Position) -> Iterator[str]:
         yield text
 
 
+class _Blocks:
+    """A binary stream's lines, as iterating it gives them, decoded a block of lines at a time.
+
+    Decoding a block's lines in one map costs a fraction of a generator step per line. A block
+    that is not UTF-8 is decoded again line by line up to the bad line, so that the error names
+    the line and byte that _lines would name.
+    """
+
+    READ_BYTES = 1 << 20
+
+    def __init__(self, handle: IO[bytes]):
+        self.handle = handle
+        self.end = 0  # the file offset just past the current block
+        self.before = 0  # the number of lines before it
+        self.raw: list[bytes] = []  # its lines
+        self.texts: Iterator[str] = iter(())  # its lines decoded, as far as they are read
+        self.decoded = 0  # how many there are: all of them, or those before a bad line
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self._decoded())
+
+    def lines(self) -> int:
+        """The number of lines read so far."""
+        return self.before + self.decoded - operator.length_hint(self.texts)
+
+    def done(self) -> int:
+        """The file offset just past the lines read so far."""
+        return self.end - sum(map(len, self.raw[self.lines() - self.before :]))
+
+    def _decoded(self) -> Iterator[Iterator[str]]:
+        for block in self._whole_lines():
+            start, self.before = self.end, self.before + len(self.raw)
+            self.raw, self.end = list(io.BytesIO(block)), start + len(block)
+            try:
+                texts = list(map(bytes.decode, self.raw))
+                if start == 0:
+                    texts[0] = self.raw[0].decode("utf-8-sig")  # drop a byte-order mark
+            except UnicodeDecodeError:
+                good, error = _up_to_the_error(self.raw, start, self.before)
+                self.texts, self.decoded = iter(good), len(good)
+                yield self.texts
+                raise error from None
+            self.texts, self.decoded = iter(texts), len(texts)
+            yield self.texts
+
+    def _whole_lines(self) -> Iterator[bytes]:
+        """The stream in blocks that end after a newline, but for the last."""
+        partial: list[bytes] = []  # a line longer than a read, in pieces
+        while data := self.handle.read1(self.READ_BYTES):
+            end = data.rfind(b"\n") + 1
+            if end:
+                yield b"".join([*partial, data[:end]])
+                partial = []
+            partial.append(data[end:])
+        if rest := b"".join(partial):
+            yield rest
+
+
+def _up_to_the_error(raw: list[bytes], offset: int, line: int) -> tuple[list[str], _NotUtf8]:
+    """Decode the lines raw, which start at offset on line (from 0), as _lines does, up to the
+    first one that is not UTF-8; return them and that line's error."""
+    texts = []
+    for number, text in enumerate(raw, start=line):
+        try:
+            texts.append(text.decode("utf-8-sig" if number == 0 else "utf-8"))
+        except UnicodeDecodeError as error:
+            return texts, _NotUtf8(offset + error.start, number + 1, error.reason)
+        offset += len(text)
+    raise AssertionError("a block that is not UTF-8 has lines that all are")
+
+
 def _row(number: int, line: int) -> str:
     return f"row {number}" if number == line else f"row {number} (line {line})"
 
@@ -285,7 +358,8 @@ def _read_csv(handle: IO[bytes], name: str, chunk_rows: int, position: _Position
     # The csv module rather than pandas: pandas pads short rows, shifts the fields of a long
     # first row into an index and renames duplicate columns, all without a word.
     csv.field_size_limit(sys.maxsize)  # a statement can be longer than the 128 KiB default
-    reader = csv.reader(_lines(handle, position), strict=True)
+    lines = _Blocks(handle)
+    reader = csv.reader(lines, strict=True)
     row = 0  # rows read so far, the header being row 1, as a spreadsheet shows it
     try:
         header = next(reader, None)
@@ -305,8 +379,10 @@ def _read_csv(handle: IO[bytes], name: str, chunk_rows: int, position: _Position
                 )
             rows.append(fields)
             if len(rows) == chunk_rows:
+                position.done = lines.done()
                 yield Columns.of_rows(header, rows)
                 rows = []
+        position.done = lines.done()
         if rows or row == 1:
             yield Columns.of_rows(header, rows)
     except csv.Error as error:
@@ -465,16 +541,78 @@ def _format(scored: Columns, fmt: str, schema: "pa.Schema | None") -> bytes:
 
 
 def csv_rows(scored: Columns) -> str:
-    """The rows as pandas' to_csv writes them (six decimals, NaN as empty), twice as fast."""
-    columns = [
-        ["" if math.isnan(v) else f"{v:.6f}" for v in values.tolist()]
-        if _numbers(values)
-        else values
-        for values in scored.values
-    ]
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(zip(*columns, strict=True))
-    return out.getvalue()
+    """The rows as pandas' to_csv writes them (six decimals, NaN as empty), with no call a number.
+
+    Each text column is quoted as csv.writer(lineterminator="\n") quotes it, each run of number
+    columns is formatted by numpy as one string per row, and a row joins them with commas.
+    """
+    if not len(scored):
+        return ""
+    fields = []
+    for numbers, group in itertools.groupby(scored.values, _numbers):
+        if numbers:
+            fields.append(_six_decimals(list(group)))
+        else:
+            fields.extend(map(_csv_fields, group))
+    rows = map(",".join, zip(*fields, strict=True))
+    if len(scored.values) == 1:  # csv.writer quotes a row's only field when it is empty
+        rows = ['""' if row == "" else row for row in rows]
+    return "\n".join(rows) + "\n"
+
+
+def _csv_fields(values: Any) -> Any:
+    """The values as csv.writer writes them in a row: quoted when they hold , " or a newline."""
+    try:
+        joined = "".join(values)
+    except TypeError:  # not all str: csv.writer writes None as empty, others as str() does
+        return [_csv_field("" if v is None else str(v)) for v in values]
+    if any(c in joined for c in ',"\n\r'):
+        return [_csv_field(v) for v in values]
+    return values  # a column like the labels, which needs no quotes (the common case)
+
+
+def _csv_field(value: str) -> str:
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        if "\r" in value:  # csv.writer quotes "\r" or not depending on the Python version
+            out = _Strings()
+            csv.writer(out, lineterminator="\n").writerow([value, ""])
+            return out[0][: -len(",\n")]
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+class _Strings(list):
+    write = list.append  # a file for csv.writer that keeps each row it writes
+
+
+def _six_decimals(columns: list[np.ndarray]) -> list[str]:
+    """Each row's numbers as f"{v:.6f}", joined by commas, with NaN as empty.
+
+    numpy writes the digits of round(v * 1e6), which is what f-strings round (half to even, of
+    the binary value) but where v * 1e6 is within its rounding error of a tie; those values,
+    and any outside [0, 1], NaN and -0.0, are written by f-strings.
+    """
+    values = np.column_stack(columns)
+    scaled = values * 1e6
+    whole = np.rint(scaled)
+    with np.errstate(invalid="ignore"):  # inf - inf: not plain, as NaN is not
+        tie = abs(scaled - whole) > 0.4999
+    plain = (values >= 0) & (values <= 1) & ~np.signbit(values) & ~tie
+    digits = np.where(plain, whole, 0).astype(np.int64)
+    # Each value as 0.000000 and a comma, as UCS-4 code points; a row is a fixed-width string.
+    chars = np.empty((*values.shape, 9), np.uint32)
+    chars[..., 0], rest = np.divmod(digits, 1_000_000)
+    chars[..., 0] += ord("0")
+    chars[..., 1] = ord(".")
+    for i in range(7, 1, -1):
+        rest, chars[..., i] = np.divmod(rest, 10)
+        chars[..., i] += ord("0")
+    chars[..., 8] = ord(",")
+    flat = np.ascontiguousarray(chars.reshape(len(values), -1)[:, :-1])
+    rows = flat.view(f"U{flat.shape[1]}").ravel().tolist()
+    for i in np.flatnonzero(~plain.all(axis=1)).tolist():
+        rows[i] = ",".join("" if math.isnan(v) else f"{v:.6f}" for v in values[i].tolist())
+    return rows
 
 
 def csv_header(names: list[str]) -> str:
