@@ -310,8 +310,11 @@ class FastScorer:
         found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
         self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
         self._actors = actor_names() if self.analyzer.mask_actors else None
-        # Lower-cased chunk -> Chunk, and -> its one plain id or SPECIAL. A lone NUL is the end
-        # of a text: only a batch's JOIN holds one (see token_ids and batch_token_ids).
+        # Lower-cased chunk -> Chunk, and chunk as written -> its one plain id or SPECIAL: a
+        # text is split as written, and only a chunk not seen before is lower-cased, which is
+        # as lower-casing the text (tests/model/test_fast.py checks that no whitespace character
+        # is seen through by lower(), as its final-sigma rule sees through some characters).
+        # A lone NUL is the end of a text: only a batch's JOIN holds one (see batch_token_ids).
         self._chunks = BoundedCache(self._chunk, {NUL: END_OF_TEXT})
         self._word_ids = BoundedCache(self._word_id, {NUL: BOUNDARY})
 
@@ -366,7 +369,7 @@ class FastScorer:
         return Chunk(ids, any(e[2] == NEGATION for e in entries), tuple(entries))
 
     def _word_id(self, chunk: str) -> int:
-        analysed = self._chunks[chunk]
+        analysed = self._chunks[chunk.lower()]
         return analysed.ids[0] if len(analysed.ids) == 1 and not analysed.negates else SPECIAL
 
     def token_ids(self, text: str) -> list[int]:
@@ -377,22 +380,19 @@ class FastScorer:
 
     def batch_token_ids(self, texts: Sequence[str]) -> list[int]:
         """Return the token ids of each text in turn, with BOUNDARY between two texts."""
-        joined = JOIN.join(texts)
-        if joined.count(NUL) != len(texts) - 1:  # a text holds a NUL: one at a time
+        if any(map(str.__contains__, texts, repeat(NUL))):  # a text holds a NUL: one at a time
             ids: list[int] = []
             for text in texts:
                 ids += self.token_ids(text)
                 ids.append(BOUNDARY)
             return ids[:-1]
-        if not joined.isascii():
-            joined = JOIN.join(map(strip_accents, texts))
-        return self._ids(joined)
+        return self._ids(JOIN.join(map(strip_accents, texts)))
 
     def _ids(self, text: str) -> list[int]:
         """The ids of text, its accents stripped: one text, or a batch's texts JOINed."""
         if self._actors is not None:
             text = self._actors.for_text(text).sub(f" {ACTOR_TOKEN} ", text)
-        words = text.lower().split()
+        words = text.split()
         ids = list(map(self._word_ids.__getitem__, words))
         if SPECIAL not in ids:  # most statements: one plain id per chunk
             return ids
@@ -401,20 +401,24 @@ class FastScorer:
     def _spliced(self, words: list[str], ids: list[int]) -> list[int]:
         """The ids of words, whose plain ids (or SPECIAL) are ids: each SPECIAL chunk read as its
         Chunk, and the words after a negation as their negated forms."""
-        chunks = self._chunks
+        lowered = self._chunks
+
+        def chunk_of(at: int) -> Chunk:
+            return lowered[words[at].lower()]
+
         spliced: list[int] = []
         at = 0  # words before this one are read
         while (start := next_index(ids, SPECIAL, at)) is not None:
             spliced += ids[at:start]
-            chunk = chunks[words[start]]
+            chunk = chunk_of(start)
             if not chunk.negates:
                 spliced += chunk.ids
                 at = start + 1
                 continue
             # Piece by piece from the negation until its scope closes.
             at, negated = start, 0
-            while at < len(words) and (negated or chunks[words[at]].negates):
-                for plain, negative, kind in chunks[words[at]].entries:
+            while at < len(words) and (negated or chunk_of(at).negates):
+                for plain, negative, kind in chunk_of(at).entries:
                     if kind == WORD:
                         if negated:
                             spliced.append(negative)

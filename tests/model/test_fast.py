@@ -188,6 +188,18 @@ def test_bounded_caches_give_the_same_scores(predictor, corpus_texts, monkeypatc
     assert len(scorer._chunks) <= 50 and len(scorer._word_ids) <= 50
 
 
+def test_lower_casing_each_chunk_is_lower_casing_the_text():
+    # The scorer lower-cases the chunks that split() makes, not the text: the same, since no
+    # whitespace character has a case, becomes one, or lets the final-sigma rule see past it.
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+    assert all(c.lower() == c for c in spaces)
+    for space in spaces:
+        assert ("AΣ" + space + "A").lower() == "aς" + space + "a"
+        assert ("A" + space + "Σ").lower() == "a" + space + "\u03c3"  # small sigma, not final
+    for c in map(chr, range(sys.maxunicode + 1)):
+        assert c.isspace() or not any(map(str.isspace, c.lower())), hex(ord(c))
+
+
 def test_no_character_before_u0300_is_combining():
     assert not any(unicodedata.combining(chr(c)) for c in range(0x300))
 
