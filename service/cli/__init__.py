@@ -4,7 +4,12 @@ One module per family of commands (predict, models, batch, feedback, serve); the
 are in options.py and the one translation of errors into exit codes in errors.py.
 """
 
+import os
 import signal
+
+# Before numpy loads: scoring's numpy work is element-wise, so BLAS threads would only compete
+# with the scoring processes, and starting them is part of every command's start-up.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click
 
