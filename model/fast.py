@@ -157,16 +157,20 @@ class PairTable:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Return the value of each key (non-negative), or UNSEEN where a key is not stored."""
-        found = np.full(len(keys), UNSEEN, dtype=np.int64)
-        pending, slots = np.arange(len(keys)), self._home(keys)
-        for _ in range(self.probes):
+        slots = self._home(keys)
+        stored = self.keys[slots]
+        # The first probe for every key at once; most finds end there.
+        found = np.where(stored == keys, self.values[slots], UNSEEN)
+        going_on = (found == UNSEEN) & (stored != self.EMPTY)
+        pending, slots = np.flatnonzero(going_on), (slots[going_on] + 1) & self.mask
+        for _ in range(self.probes - 1):
+            if not len(pending):
+                break
             stored = self.keys[slots]
             hit = stored == keys[pending]
             found[pending[hit]] = self.values[slots[hit]]
             going_on = ~hit & (stored != self.EMPTY)
             pending, slots = pending[going_on], (slots[going_on] + 1) & self.mask
-            if not len(pending):
-                break
         return found
 
 
@@ -505,9 +509,8 @@ class FastScorer:
     def _batch_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities of a few thousand texts from one pass of numpy."""
         n_texts = len(texts)
-        doc_of, feature_of = self._batch_features(texts)
         # Count each (text, feature) once: sorted unique keys give the term frequencies.
-        keys, counts = np.unique(doc_of * self.n_features + feature_of, return_counts=True)
+        keys, counts = np.unique(self._batch_keys(texts), return_counts=True)
         docs, features = np.divmod(keys, self.n_features)
         values = (1.0 + np.log(counts)) * self.idf[features]
         norms = np.sqrt(np.bincount(docs, weights=values * values, minlength=n_texts))
@@ -524,18 +527,17 @@ class FastScorer:
         logits /= logits.sum(axis=1, keepdims=True)
         return logits
 
-    def _batch_features(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Return parallel arrays (text index, feature id), one entry per feature occurrence."""
+    def _batch_keys(self, texts: Sequence[str]) -> np.ndarray:
+        """Return text index * n_features + feature id, once per feature occurrence."""
         ids = self.batch_token_ids(texts)
         tokens = np.fromiter(ids, dtype=np.int64, count=len(ids))  # a third faster than asarray
-        doc = np.cumsum(tokens == BOUNDARY)  # the text each token is in
-        seen = tokens >= 0
-        doc_of, feature_of = [doc[seen]], [tokens[seen]]
-        if self.bigrams and len(tokens) > 1:
-            first, second = tokens[:-1], tokens[1:]
-            both = (first >= 0) & (second >= 0)
-            found = self.pair_table.find(first[both] * self.n_features + second[both])
-            hit = found >= 0
-            doc_of.append(doc[:-1][both][hit])
-            feature_of.append(found[hit])
-        return np.concatenate(doc_of), np.concatenate(feature_of)
+        # The first key of the text each token is in.
+        base = np.cumsum(tokens == BOUNDARY) * self.n_features
+        keys = (base + tokens)[tokens >= 0]
+        if not self.bigrams or len(tokens) < 2:
+            return keys
+        first, second = tokens[:-1], tokens[1:]
+        both = np.flatnonzero((first >= 0) & (second >= 0))
+        found = self.pair_table.find(first[both] * self.n_features + second[both])
+        hit = found >= 0
+        return np.concatenate([keys, base[both[hit]] + found[hit]])
