@@ -213,11 +213,15 @@ class Predictor:
         probabilities = np.full((len(texts), len(LABELS)), np.nan)
         labels = np.full(len(texts), missing_label, dtype=object)
         confidence = np.full(len(texts), np.nan)
-        if scorable.any():
+        if not scorable.any():
+            return labels, confidence, probabilities
+        if scorable.all():  # the common case, with no array of objects to build
+            found = self.probabilities(list(texts))
+        else:
             found = self.probabilities(np.asarray(texts, dtype=object)[scorable].tolist())
-            probabilities[scorable] = found
-            labels[scorable] = decide(found)
-            confidence[scorable] = found.max(axis=1)
+        probabilities[scorable] = found
+        labels[scorable] = decide(found)
+        confidence[scorable] = found.max(axis=1)
         return labels, confidence, probabilities
 
     def predict(self, texts: Sequence[str], explain: bool = False) -> list[Prediction]:
