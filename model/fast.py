@@ -390,7 +390,10 @@ class FastScorer:
                 ids += self.token_ids(text)
                 ids.append(BOUNDARY)
             return ids[:-1]
-        return self._ids(JOIN.join(map(strip_accents, texts)))
+        joined = JOIN.join(texts)
+        if not joined.isascii():  # else there are no accents to strip, and no call per text
+            joined = JOIN.join(map(strip_accents, texts))
+        return self._ids(joined)
 
     def _ids(self, text: str) -> list[int]:
         """The ids of text, its accents stripped: one text, or a batch's texts JOINed."""
