@@ -30,6 +30,7 @@ from model.artifact import (
     current_version,
     sha256_of,
 )
+from model.fast import from_lines
 from model.pipeline import build_pipeline
 from service.app import create_app
 from service.cli import main
@@ -195,6 +196,20 @@ def test_tables_that_disagree_with_the_pipeline_are_refused_by_promote(victim, t
         Predictor.load(version_dir).verify()
     promoted = runner.invoke(main, ["promote", "--model-dir", str(model_dir), version_dir.name])
     assert promoted.exit_code == 1 and "disagree" in promoted.output, promoted.output
+
+
+def test_tables_stored_as_earlier_versions_stored_them_load_the_same(victim, tmp_path):
+    # Before term_lines, the terms were an array of strings, and the file was compressed.
+    _, version_dir, _ = victim
+    texts = ["Moscow warned of countermeasures.", "The talks will open in Geneva on Monday."]
+    expected = Predictor.load(version_dir).probabilities(texts)
+    with np.load(version_dir / SCORER_FILE) as stored:
+        arrays = dict(stored)
+    arrays["terms"] = np.asarray(from_lines(arrays.pop("term_lines")), dtype=str)
+    earlier = tmp_path / "earlier.npz"
+    np.savez_compressed(earlier, **arrays)
+    plant(version_dir, earlier, SCORER_FILE)
+    assert (Predictor.load(version_dir).probabilities(texts) == expected).all()
 
 
 def test_a_fresh_model_needs_no_trust_beyond_the_list(model_dir):
