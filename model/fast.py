@@ -91,9 +91,11 @@ class BoundedCache(dict):
         return made
 
 
-# What a chunk that is not one plain id (no id, several, or a negation) maps to in
-# FastScorer._word_ids, which most chunks, being one word read alone, map to their id.
-SPECIAL = -3
+# What FastScorer._word_ids maps a chunk to when it is not one plain id, as most chunks are:
+# DROPPED when it has no id and opens no negation (a lone comma or dash, common once actor names
+# are masked: "China," is " _actor_ ,"), which is dropped in one pass at the end; SPECIAL when it
+# has several ids or holds a negation, which is read from its Chunk.
+SPECIAL, DROPPED = -3, -4
 
 
 # Every combining character is at U+0300 or beyond (tests/model/test_fast.py checks it).
@@ -381,29 +383,39 @@ class FastScorer:
 
     def _word_id(self, chunk: str) -> int:
         analysed = self._chunks[chunk.lower()]
-        return analysed.ids[0] if len(analysed.ids) == 1 and not analysed.negates else SPECIAL
+        if analysed.negates or len(analysed.ids) > 1:
+            return SPECIAL
+        return analysed.ids[0] if analysed.ids else DROPPED
 
     def token_ids(self, text: str) -> list[int]:
         """Return the vocabulary id of each token the Analyzer makes of text (UNSEEN if none)."""
+        ids = self._text_ids(text)
+        return [i for i in ids if i != DROPPED] if DROPPED in ids else ids
+
+    def _text_ids(self, text: str) -> list[int]:
         if NUL in text:
             text = text.replace(NUL, NOT_NUL)
         return self._ids(strip_accents(text))
 
-    def batch_token_ids(self, texts: Sequence[str]) -> list[int]:
+    def batch_token_ids(self, texts: Sequence[str]) -> np.ndarray:
         """Return the token ids of each text in turn, with BOUNDARY between two texts."""
         if any(map(str.__contains__, texts, repeat(NUL))):  # a text holds a NUL: one at a time
             ids: list[int] = []
             for text in texts:
-                ids += self.token_ids(text)
+                ids += self._text_ids(text)
                 ids.append(BOUNDARY)
-            return ids[:-1]
-        joined = JOIN.join(texts)
-        if not joined.isascii():  # else there are no accents to strip, and no call per text
-            joined = JOIN.join(map(strip_accents, texts))
-        return self._ids(joined)
+            ids.pop()
+        else:
+            joined = JOIN.join(texts)
+            if not joined.isascii():  # else there are no accents to strip, nor a call per text
+                joined = JOIN.join(map(strip_accents, texts))
+            ids = self._ids(joined)
+        tokens = np.fromiter(ids, dtype=np.int64, count=len(ids))  # a third faster than asarray
+        return tokens[tokens != DROPPED]
 
     def _ids(self, text: str) -> list[int]:
-        """The ids of text, its accents stripped: one text, or a batch's texts JOINed."""
+        """The ids of text, its accents stripped, DROPPED where a chunk has none: one text, or a
+        batch's texts JOINed."""
         if self._actors is not None:
             text = self._actors.for_text(text).sub(f" {ACTOR_TOKEN} ", text)
         words = text.split()
@@ -413,8 +425,9 @@ class FastScorer:
         return self._spliced(words, ids)
 
     def _spliced(self, words: list[str], ids: list[int]) -> list[int]:
-        """The ids of words, whose plain ids (or SPECIAL) are ids: each SPECIAL chunk read as its
-        Chunk, and the words after a negation as their negated forms."""
+        """The ids of words, whose plain ids (or SPECIAL or DROPPED) are ids: each SPECIAL chunk
+        read as its Chunk, and the words after a negation as their negated forms. DROPPED ids
+        outside a negation's scope stay for the caller to drop."""
         lowered = self._chunks
 
         def chunk_of(at: int) -> Chunk:
@@ -425,14 +438,17 @@ class FastScorer:
         while (start := next_index(ids, SPECIAL, at)) is not None:
             spliced += ids[at:start]
             chunk = chunk_of(start)
-            if not chunk.negates:
+            if not chunk.negates:  # several ids
                 spliced += chunk.ids
                 at = start + 1
                 continue
             # Piece by piece from the negation until its scope closes.
             at, negated = start, 0
-            while at < len(words) and (negated or chunk_of(at).negates):
-                for plain, negative, kind in chunk_of(at).entries:
+            while at < len(words):
+                chunk = chunk_of(at)
+                if not (negated or chunk.negates):
+                    break
+                for plain, negative, kind in chunk.entries:
                     if kind == WORD:
                         if negated:
                             spliced.append(negative)
@@ -539,8 +555,7 @@ class FastScorer:
 
     def _batch_keys(self, texts: Sequence[str]) -> np.ndarray:
         """Return text index * n_features + feature id, once per feature occurrence."""
-        ids = self.batch_token_ids(texts)
-        tokens = np.fromiter(ids, dtype=np.int64, count=len(ids))  # a third faster than asarray
+        tokens = self.batch_token_ids(texts)
         # The first key of the text each token is in.
         base = np.cumsum(tokens == BOUNDARY) * self.n_features
         keys = (base + tokens)[tokens >= 0]
