@@ -197,20 +197,22 @@ def gazetteer_names(path: Path = ACTORS_FILE) -> list[str]:
         return [n for row in csv.DictReader(handle) for n in top_level_alternatives(row["pattern"])]
 
 
+# The characters that are not plain in an expression, and those of them that follow a plain
+# character and make it optional or repeated.
+SPECIAL_CHARACTERS = "\\.^$*+?{}[]|()"
+QUANTIFIERS = "?*+{"
+
+
 def literal_start(name: str) -> str:
     """The plain text every match of a name's expression starts with ("al-Assad" -> itself)."""
     while found := LOOKBEHIND.match(name):
         name = name[found.end() :]
     end = 0
-    while end < len(name) and name[end] not in "\\.^$*+?{}[]|()":
+    while end < len(name) and name[end] not in SPECIAL_CHARACTERS:
         end += 1
-    if end < len(name) and name[end] in "*+?{":
+    if end < len(name) and name[end] in QUANTIFIERS:
         end -= 1  # a quantifier makes the character before it optional
     return name[:end]
-
-
-# What follows a plain character in an expression and makes it optional or repeated.
-QUANTIFIERS = "?*+{"
 
 
 def literal_head(expression: str) -> tuple[str, str] | None:
@@ -220,7 +222,7 @@ def literal_head(expression: str) -> tuple[str, str] | None:
         unit = expression[:2]
         if len(unit) < 2 or unit[1].isalnum():  # \w, \s, \b...: a class or an assertion
             return None
-    elif not expression or expression[0] in "\\.^$*+?{}[]|()":
+    elif not expression or expression[0] in SPECIAL_CHARACTERS:
         return None
     else:
         unit = expression[0]

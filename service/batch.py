@@ -24,7 +24,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from multiprocessing.connection import Connection
@@ -264,13 +264,14 @@ class _NotUtf8(Exception):
         self.offset, self.line, self.reason = offset, line, reason
 
 
-def _lines(handle: IO[bytes], position: _Position) -> Iterator[str]:
-    """Decode a binary stream line by line, keeping the byte offset of each line.
+def _lines(handle: Iterable[bytes], position: _Position, first: int = 0) -> Iterator[str]:
+    """Decode a binary stream line by line, keeping the byte offset of each line; first is the
+    number (from 0) of its first line.
 
     Decoding here rather than in a text wrapper is what lets an error name the byte in the file
     rather than in a read buffer; a byte-order mark (as Excel writes) is dropped.
     """
-    for number, raw in enumerate(handle):
+    for number, raw in enumerate(handle, start=first):
         try:
             text = raw.decode("utf-8-sig" if number == 0 else "utf-8")
         except UnicodeDecodeError as error:
@@ -340,13 +341,12 @@ class _Blocks:
 def _up_to_the_error(raw: list[bytes], offset: int, line: int) -> tuple[list[str], _NotUtf8]:
     """Decode the lines raw, which start at offset on line (from 0), as _lines does, up to the
     first one that is not UTF-8; return them and that line's error."""
-    texts = []
-    for number, text in enumerate(raw, start=line):
-        try:
-            texts.append(text.decode("utf-8-sig" if number == 0 else "utf-8"))
-        except UnicodeDecodeError as error:
-            return texts, _NotUtf8(offset + error.start, number + 1, error.reason)
-        offset += len(text)
+    texts: list[str] = []
+    try:
+        for text in _lines(raw, _Position("B", done=offset), first=line):
+            texts.append(text)
+    except _NotUtf8 as error:
+        return texts, error
     raise AssertionError("a block that is not UTF-8 has lines that all are")
 
 
