@@ -6,6 +6,7 @@ scored from its tables (scorer.npz) when it has them, so a planted pipeline also
 that is what an attacker would do to make Stance read it.
 """
 
+import importlib.metadata
 import json
 import os
 import pickle
@@ -28,6 +29,7 @@ from model.artifact import (
     SCORER_FILE,
     TRUSTED_TYPES,
     current_version,
+    installed_version,
     sha256_of,
 )
 from model.fast import from_lines
@@ -174,6 +176,20 @@ def test_a_stored_version_scores_without_importing_scikit_learn(model_dir):
         "assert 'sklearn' in sys.modules\n"
     )
     subprocess.run([BIN / "python", "-c", script], cwd=ROOT, check=True, timeout=300)
+
+
+def test_installed_versions_are_the_ones_importlib_metadata_finds(tmp_path, monkeypatch):
+    for name in ("scikit-learn", "numpy", "Flask", "pydantic-core", "stance"):
+        assert installed_version(name) == importlib.metadata.version(name)
+    # The first folder on sys.path wins, and only its headers are read.
+    planted = tmp_path / "scikit_learn-0.0.1.dist-info"
+    planted.mkdir()
+    (planted / "METADATA").write_text("Name: scikit-learn\nVersion: 0.0.1\n\nVersion: 9\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert installed_version("scikit-learn") == "0.0.1"
+    assert importlib.metadata.version("scikit-learn") == "0.0.1"
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        installed_version("no-such-distribution")
 
 
 def test_a_version_without_tables_loads_its_pipeline_and_takes_the_fast_path(victim):
