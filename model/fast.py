@@ -305,7 +305,9 @@ class FastScorer:
         pair_ids = list(
             compress(range(self.n_features), map(str.__contains__, self.terms, repeat(" ")))
         )
-        halves = " ".join(map(self.terms.__getitem__, pair_ids)).split(" ")
+        # A unigram vocabulary has no bigram: "".split(" ") would be one empty half.
+        joined = " ".join(map(self.terms.__getitem__, pair_ids))
+        halves = joined.split(" ") if pair_ids else []
         if len(halves) != 2 * len(pair_ids):
             raise ValueError("a bigram of the vocabulary is not two words")
         index = self.vocabulary.__getitem__

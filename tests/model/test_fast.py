@@ -15,7 +15,7 @@ from model import LABELS
 from model.fast import UNSEEN, FastScorer, PairTable, Tables, strip_accents
 from model.features import PIECE, SHIPPED, Lemmas, english_dictionary, simplemma_source
 from model.pipeline import build_pipeline
-from model.predict import best, decide
+from model.predict import Predictor, best, decide
 from training.data import read_labelled
 
 from ..helpers import BIN, DATA, NEWS_TEST_DATA, ROOT, TEST_DATA
@@ -118,6 +118,17 @@ def test_a_vocabulary_that_breaks_the_bigram_rule_is_scored_by_scikit_learn():
     capped = build_pipeline({"tfidf__max_features": 300}).fit(frame["text"], frame["label"])
     reason = FastScorer.unsupported(capped)
     assert reason is None or "half outside" in reason
+
+
+def test_a_unigram_vocabulary_takes_the_fast_path_and_scores_as_scikit_learn(corpus_texts):
+    frame = read_labelled(TEST_DATA)
+    unigrams = build_pipeline({"tfidf__ngram_range": (1, 1)}).fit(frame["text"], frame["label"])
+    predictor = Predictor(unigrams, {"version": "unigrams"})
+    assert predictor.fast is not None
+    expected = unigrams.predict_proba(corpus_texts[:500])
+    np.testing.assert_allclose(predictor.probabilities(corpus_texts[:500]), expected, atol=1e-9)
+    one = predictor.probabilities([corpus_texts[0]])
+    np.testing.assert_allclose(one, expected[:1], atol=1e-9)
 
 
 def test_one_text_and_batch_decide_alike_on_ties():
