@@ -297,6 +297,7 @@ class FastScorer:
         self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(tables.terms)}
         self.n_features = len(self.vocabulary)
         self.idf, self.coef, self.intercept = tables.idf, tables.coef, tables.intercept
+        self._coef_by_feature = np.ascontiguousarray(self.coef.T)  # a feature's row per label
         self.bigrams = tables.bigrams
         # Each bigram by its halves' ids. min_df keeps both halves of a kept bigram in the
         # vocabulary; unsupported() refuses a vocabulary where that fails (a feature cap can).
@@ -541,22 +542,27 @@ class FastScorer:
     def _batch_probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities of a few thousand texts from one pass of numpy."""
         n_texts = len(texts)
-        # Count each (text, feature) once: sorted keys give the term frequencies. A stable sort
-        # is three times as fast as np.unique's on these keys (runs of one text's features).
-        keys = np.sort(self._batch_keys(texts), kind="stable")
+        keys = self._batch_keys(texts)
+        if n_texts * self.n_features <= np.iinfo(np.int32).max:
+            keys = keys.astype(np.int32)  # sorts in half the time
+        # Count each (text, feature) once: sorted keys give the term frequencies. numpy's
+        # quicksort (vectorised) is six times as fast as its stable sort on these keys.
+        keys = np.sort(keys)
         starts = np.flatnonzero(np.diff(keys, prepend=-1))  # keys are >= 0
         counts = np.diff(starts, append=len(keys))
-        keys = keys[starts]
-        docs, features = np.divmod(keys, self.n_features)
+        docs, features = np.divmod(keys[starts], self.n_features)
         values = (1.0 + np.log(counts)) * self.idf[features]
-        norms = np.sqrt(np.bincount(docs, weights=values * values, minlength=n_texts))
-        norms[norms == 0] = 1.0
-        values /= norms[docs]
-        logits = np.empty((n_texts, len(self.intercept)))
-        for k in range(len(self.intercept)):
-            logits[:, k] = np.bincount(
-                docs, weights=values * self.coef[k, features], minlength=n_texts
-            )
+        # docs are sorted: each text's features are one run, summed by reduceat (many times
+        # faster than bincount); a text with none keeps logits of zero, so the intercepts decide.
+        bounds = np.searchsorted(docs, np.arange(n_texts + 1))
+        present = np.flatnonzero(bounds[:-1] < bounds[1:])
+        logits = np.zeros((n_texts, len(self.intercept)))
+        if len(present):
+            runs = bounds[present]
+            norms = np.sqrt(np.add.reduceat(values * values, runs))
+            weighted = self._coef_by_feature.take(features, axis=0)
+            weighted *= values[:, None]
+            logits[present] = np.add.reduceat(weighted, runs, axis=0) / norms[:, None]
         logits += self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
