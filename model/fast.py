@@ -20,8 +20,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
-from itertools import compress, islice, pairwise, repeat
-from operator import eq
+from itertools import compress, pairwise, repeat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -322,10 +321,9 @@ class FastScorer:
         # larger than the whole sum. A row is (idf², idf·coef per label): a text's logits are
         # then its rows' sums over the norm, with one division per label, not per feature.
         self._idf = self.idf.tolist()
-        # numpy's products of two floats are Python's, bit for bit; the last row, rows[UNSEEN],
-        # is zeros.
+        # numpy's products of two floats are Python's, bit for bit.
         rows = np.column_stack([self.idf * self.idf, self.idf[:, None] * self.coef.T])
-        self._rows = np.vstack([rows, np.zeros(rows.shape[1])]).tolist()
+        self._rows = rows.tolist()
         self._intercept = self.intercept.tolist()
         found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
         self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
@@ -501,21 +499,20 @@ class FastScorer:
         features = self.token_ids(text)
         if self.bigrams:
             features += list(map(self.pairs.get, pairwise(features), repeat(UNSEEN)))
+        # Each distinct feature's row summed, in C; then the few features that occur n > 1
+        # times are corrected: their sublinear tf is 1 + log n, not 1. Counter counts in C too.
+        counts = Counter(features)
+        counts.pop(UNSEEN, None)
         rows = self._rows
-        # Each occurrence's row summed (UNSEEN's row is zeros), in C; then the few features that
-        # occur n > 1 times are corrected: their sublinear tf is 1 + log n, not n. Sorting puts
-        # a feature's repeats after it, so they are found and counted in C as well.
-        sums = list(map(sum, zip(*map(rows.__getitem__, features), strict=True)))
-        features.sort()
-        for i in dict.fromkeys(compress(features, map(eq, features, islice(features, 1, None)))):
-            if i == UNSEEN:
-                continue
-            n = features.count(i)
-            tf = 1.0 + math.log(n)
-            row = rows[i]
-            sums[0] += (tf * tf - n) * row[0]
-            for k in range(1, len(row)):
-                sums[k] += (tf - n) * row[k]
+        sums = list(map(sum, zip(*map(rows.__getitem__, counts), strict=True)))
+        if len(counts) < len(features):  # a repeat, or an unseen word or pair
+            for i, n in counts.items():
+                if n > 1:
+                    tf = 1.0 + math.log(n)
+                    row = rows[i]
+                    sums[0] += (tf * tf - 1.0) * row[0]
+                    for k in range(1, len(row)):
+                        sums[k] += (tf - 1.0) * row[k]
         if not sums or sums[0] == 0:  # no feature the model knows: the intercepts decide
             logits = list(self._intercept)
         else:
