@@ -236,7 +236,9 @@ def test_a_fresh_model_needs_no_trust_beyond_the_list(model_dir):
 def test_the_joblib_export_is_the_same_model(predictor, model_dir):
     exported = joblib.load(model_dir / current_version(model_dir) / EXPORT_FILE)
     texts = ["Moscow warned of countermeasures.", "The talks will open in Geneva on Monday."]
-    assert (exported.predict_proba(texts) == predictor.probabilities(texts)).all()
+    # The same numbers as the version's own pipeline, bit for bit; the fast path equals both
+    # within 1e-9 (tests/model/test_fast.py), as it sums in another order.
+    assert (exported.predict_proba(texts) == predictor.model.predict_proba(texts)).all()
 
 
 @pytest.mark.server
