@@ -322,7 +322,7 @@ class FastScorer:
         # then its rows' sums over the norm, with one division per label, not per feature.
         self._idf = self.idf.tolist()
         # numpy's products of two floats are Python's, bit for bit.
-        rows = np.column_stack([self.idf * self.idf, self.idf[:, None] * self.coef.T])
+        rows = np.column_stack([self.idf * self.idf, self.idf[:, None] * self._coef_by_feature])
         self._rows = rows.tolist()
         self._intercept = self.intercept.tolist()
         found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
@@ -505,7 +505,7 @@ class FastScorer:
         counts.pop(UNSEEN, None)
         rows = self._rows
         sums = list(map(sum, zip(*map(rows.__getitem__, counts), strict=True)))
-        if len(counts) < len(features):  # a repeat, or an unseen word or pair
+        if counts.total() > len(counts):  # a feature occurs more than once
             for i, n in counts.items():
                 if n > 1:
                     tf = 1.0 + math.log(n)
@@ -553,13 +553,12 @@ class FastScorer:
         # faster than bincount); a text with none keeps logits of zero, so the intercepts decide.
         bounds = np.searchsorted(docs, np.arange(n_texts + 1))
         present = np.flatnonzero(bounds[:-1] < bounds[1:])
+        runs = bounds[present]
+        norms = np.sqrt(np.add.reduceat(values * values, runs))
+        weighted = self._coef_by_feature.take(features, axis=0)
+        weighted *= values[:, None]
         logits = np.zeros((n_texts, len(self.intercept)))
-        if len(present):
-            runs = bounds[present]
-            norms = np.sqrt(np.add.reduceat(values * values, runs))
-            weighted = self._coef_by_feature.take(features, axis=0)
-            weighted *= values[:, None]
-            logits[present] = np.add.reduceat(weighted, runs, axis=0) / norms[:, None]
+        logits[present] = np.add.reduceat(weighted, runs, axis=0) / norms[:, None]
         logits += self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
