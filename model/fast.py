@@ -154,7 +154,11 @@ class PairTable:
             self.probes += 1
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> self.shift).astype(np.int64)
+        # Keys are int64 and not negative: their bits read as uint64 are the same number, and
+        # the shifted product is below 2**bits, so reading it back as int64 copies nothing.
+        unsigned = keys.view(np.uint64) * self.MULTIPLIER
+        unsigned >>= self.shift
+        return unsigned.view(np.int64)
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Return the value of each key (non-negative), or UNSEEN where a key is not stored."""
@@ -296,7 +300,6 @@ class FastScorer:
         self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(tables.terms)}
         self.n_features = len(self.vocabulary)
         self.idf, self.coef, self.intercept = tables.idf, tables.coef, tables.intercept
-        self._coef_by_feature = np.ascontiguousarray(self.coef.T)  # a feature's row per label
         self.bigrams = tables.bigrams
         # Each bigram by its halves' ids. min_df keeps both halves of a kept bigram in the
         # vocabulary; unsupported() refuses a vocabulary where that fails (a feature cap can).
@@ -322,7 +325,7 @@ class FastScorer:
         # then its rows' sums over the norm, with one division per label, not per feature.
         self._idf = self.idf.tolist()
         # numpy's products of two floats are Python's, bit for bit.
-        rows = np.column_stack([self.idf * self.idf, self.idf[:, None] * self._coef_by_feature])
+        rows = np.column_stack([self.idf * self.idf, (self.idf * self.coef).T])
         self._rows = rows.tolist()
         self._intercept = self.intercept.tolist()
         found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
@@ -544,22 +547,29 @@ class FastScorer:
             keys = keys.astype(np.int32)  # sorts in half the time
         # Count each (text, feature) once: sorted keys give the term frequencies. numpy's
         # quicksort (vectorised) is six times as fast as its stable sort on these keys.
-        keys = np.sort(keys)
-        starts = np.flatnonzero(np.diff(keys, prepend=-1))  # keys are >= 0
-        counts = np.diff(starts, append=len(keys))
+        keys.sort()
+        first = np.empty(len(keys), dtype=bool)  # np.diff(prepend=) took ten times as long
+        first[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
         docs, features = np.divmod(keys[starts], self.n_features)
-        values = (1.0 + np.log(counts)) * self.idf[features]
+        # Sublinear tf: 1 + log(count), which is 1.0 for most; a log only where it is not.
+        values = self.idf[features]
+        counts = np.diff(starts, append=len(keys))
+        repeated = np.flatnonzero(counts > 1)
+        values[repeated] *= 1.0 + np.log(counts[repeated])
         # docs are sorted: each text's features are one run, summed by reduceat (many times
         # faster than bincount); a text with none keeps logits of zero, so the intercepts decide.
         bounds = np.searchsorted(docs, np.arange(n_texts + 1))
         present = np.flatnonzero(bounds[:-1] < bounds[1:])
         runs = bounds[present]
         norms = np.sqrt(np.add.reduceat(values * values, runs))
-        weighted = self._coef_by_feature.take(features, axis=0)
-        weighted *= values[:, None]
-        logits = np.zeros((n_texts, len(self.intercept)))
-        logits[present] = np.add.reduceat(weighted, runs, axis=0) / norms[:, None]
-        logits += self.intercept
+        # Label-major, so each product and sum runs along one long row, not rows of 3.
+        weighted = self.coef.take(features, axis=1)
+        weighted *= values
+        logits = np.zeros((len(self.intercept), n_texts))
+        logits[:, present] = np.add.reduceat(weighted, runs, axis=1) / norms
+        logits = logits.T + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
@@ -569,7 +579,8 @@ class FastScorer:
         """Return text index * n_features + feature id, once per feature occurrence."""
         tokens = self.batch_token_ids(texts)
         # The first key of the text each token is in.
-        base = np.cumsum(tokens == BOUNDARY) * self.n_features
+        base = np.cumsum(tokens == BOUNDARY, dtype=np.int64)
+        base *= self.n_features
         keys = (base + tokens)[tokens >= 0]
         if not self.bigrams or len(tokens) < 2:
             return keys
