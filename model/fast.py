@@ -425,7 +425,7 @@ class FastScorer:
         """The ids of text, its accents stripped, DROPPED where a chunk has none: one text, or a
         batch's texts JOINed."""
         if self._actors is not None:
-            text = self._actors.for_text(text).sub(f" {ACTOR_TOKEN} ", text)
+            text = self._actors.masked(text, NUL, f" {ACTOR_TOKEN} ")
         words = text.split()
         ids = list(map(self._word_ids.__getitem__, words))
         if SPECIAL not in ids:  # most statements: one plain id per chunk

@@ -144,6 +144,18 @@ def test_the_masking_expression_matches_what_one_flat_list_of_names_matches():
     assert actor_names().for_text("Bashar Assad").pattern != actor_pattern().pattern
 
 
+def test_a_batch_is_masked_as_each_of_its_texts_alone():
+    # The fast path masks a batch's texts joined by NUL; those with a lower-case start get the
+    # full expression, the others the faster one, wherever they sit in the batch.
+    texts = list(read_labelled(TEST_DATA)["text"])[:200]
+    texts[3:3] = ["Bashar al-Assad's envoy met von der Leyen.", "Mr al-Sisi", "Hal-Assad"]
+    texts += ["el-Sisi and al-Burhan", "", "al-Assad"]
+    alone = [actor_names().for_text(t).sub(" _ ", t) for t in texts]
+    for join in ("\x00", " \x00 "):
+        assert actor_names().masked(join.join(texts), "\x00", " _ ") == join.join(alone)
+    assert actor_names().masked("al-Assad", "\x00", " _ ") == " _ "
+
+
 def test_factoring_keeps_what_matches_and_which_alternative_wins():
     assert factored(["Saudi Arabia", "Saudis?", "Sahel"]) == ["Sa(?:udi(?: Arabia|s?)|hel)"]
     # "[ST]\\w+" could match where both do: "South" may not join "Sudan" across it.
