@@ -316,8 +316,12 @@ class FastScorer:
         index = self.vocabulary.__getitem__
         firsts = np.fromiter(map(index, halves[0::2]), dtype=np.int64, count=len(pair_ids))
         seconds = np.fromiter(map(index, halves[1::2]), dtype=np.int64, count=len(pair_ids))
-        pairs = zip(firsts.tolist(), seconds.tolist(), strict=True)
-        self.pairs: dict[tuple[int, int], int] = dict(zip(pairs, pair_ids, strict=True))
+        # For one text, each bigram by first * PAIR_BASE + second, an int: no tuple to build and
+        # hash per pair (8% of a text's time). The base is one past the last id, so that a
+        # pair with an UNSEEN (-1) half has a key no bigram has: negative, or a second of n.
+        self._pair_base = self.n_features + 1
+        one_text_keys = (firsts * self._pair_base + seconds).tolist()
+        self._pairs_by_key: dict[int, int] = dict(zip(one_text_keys, pair_ids, strict=True))
         keys = firsts * self.n_features + seconds
         self.pair_table = PairTable(keys, np.asarray(pair_ids, dtype=np.int64))
         # Per-feature numbers as Python floats, for the one-text path: numpy's per-call cost is
@@ -479,10 +483,14 @@ class FastScorer:
         ids = self.token_ids(text)
         counts = Counter(ids)
         if self.bigrams:
-            counts.update(map(self.pairs.get, pairwise(ids)))  # None where a pair is no bigram
-            counts.pop(None, None)
+            counts.update(self._pair_ids(ids))
         counts.pop(UNSEEN, None)
         return counts
+
+    def _pair_ids(self, ids: list[int]) -> list[int]:
+        """The bigram id of each pair of neighbouring ids of one text, UNSEEN where none."""
+        base, get = self._pair_base, self._pairs_by_key.get
+        return [get(first * base + second, UNSEEN) for first, second in pairwise(ids)]
 
     def features(self, text: str) -> tuple[list[int], list[float]]:
         """Return text's feature ids and their TF-IDF values (sublinear tf, idf, L2 norm)."""
@@ -501,7 +509,7 @@ class FastScorer:
         """Probabilities for one text in plain Python: no numpy call costs more than this."""
         features = self.token_ids(text)
         if self.bigrams:
-            features += list(map(self.pairs.get, pairwise(features), repeat(UNSEEN)))
+            features += self._pair_ids(features)
         # Each distinct feature's row summed, in C; then the few features that occur n > 1
         # times are corrected: their sublinear tf is 1 + log n, not 1. Counter counts in C too.
         counts = Counter(features)

@@ -102,6 +102,12 @@ class Prediction:
         return answer
 
 
+def prediction_of(row: list[float]) -> Prediction:
+    """The Prediction of one row of probabilities, in LABELS order."""
+    k = best(row)
+    return Prediction(LABELS[k], row[k], dict(zip(LABELS, row, strict=True)))
+
+
 class Predictor:
     """A loaded, verified model and its metadata.
 
@@ -232,13 +238,14 @@ class Predictor:
             rows = [self.fast.probabilities_one(texts[0])]  # no numpy: it costs more than this
         else:
             rows = self.probabilities(texts).tolist()
-        labels = [best(row) for row in rows]
-        # Explaining transforms the texts a second time: only when asked.
-        explanations = self._explain(texts, labels) if explain else [None] * len(rows)
-        return [
-            Prediction(LABELS[k], row[k], dict(zip(LABELS, row, strict=True)), explanation)
-            for row, k, explanation in zip(rows, labels, explanations, strict=True)
-        ]
+        predictions = list(map(prediction_of, rows))
+        if explain:  # it transforms the texts a second time: only when asked
+            labels = list(map(best, rows))
+            for prediction, explanation in zip(
+                predictions, self._explain(texts, labels), strict=True
+            ):
+                prediction.explanation = explanation
+        return predictions
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Return one text's feature ids and TF-IDF values, as the pipeline computes them."""
