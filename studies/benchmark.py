@@ -160,8 +160,14 @@ def ready(url: str) -> bool:
         return False
 
 
-def http_rows(seconds: int) -> list[tuple[str, float, float]]:
-    """Start gunicorn as `make serve` does and measure each endpoint against /healthz."""
+def http_rows(seconds: int) -> list[tuple[str, float, float, float]]:
+    """Start gunicorn as `make serve` does and measure each endpoint against /healthz.
+
+    Each row is (name, median rate, median of the bursts' ratios, best rate / best /healthz
+    rate beside it). wrk opens its 16 connections at once and keeps them; now and then one
+    worker accepts nearly all of them (15 and 1, seen with `ss`) and that burst runs at about
+    half the rate, /healthz or not: the best bursts are those where both workers served.
+    """
     if shutil.which("wrk") is None:
         return []
     port = free_port()
@@ -208,8 +214,9 @@ def http_rows(seconds: int) -> list[tuple[str, float, float]]:
                 healthz_rates.append(healthz)
                 rates.append(rate)
                 ratios.append(rate / healthz)
-            measured.append((name, statistics.median(rates), statistics.median(ratios)))
-        rows = [("GET /healthz", statistics.median(healthz_rates), 1.0), *measured]
+            best = max(rates) / max(healthz_rates[-ROUNDS:])
+            measured.append((name, statistics.median(rates), statistics.median(ratios), best))
+        rows = [("GET /healthz", statistics.median(healthz_rates), 1.0, 1.0), *measured]
         return rows
     finally:
         server.terminate()
@@ -306,9 +313,9 @@ def main() -> None:
     http = http_rows(args.seconds)
     if http:
         title = f"HTTP (gunicorn as make serve runs it, wrk -c16; median of {ROUNDS} bursts)"
-        print(f"\n{title}\n{'':<52}{'req/s':>12}{'x healthz':>11}")
-        for name, rate, ratio in http:
-            print(f"{name:<52}{rate:>12,.0f}{ratio:>11.2f}")
+        print(f"\n{title}\n{'':<52}{'req/s':>12}{'x healthz':>11}{'best/best':>11}")
+        for name, rate, ratio, best in http:
+            print(f"{name:<52}{rate:>12,.0f}{ratio:>11.2f}{best:>11.2f}")
     else:
         print("\nHTTP: wrk not found (apt-get install wrk), skipped")
 
