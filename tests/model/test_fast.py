@@ -159,6 +159,20 @@ def test_the_pair_table_finds_what_it_holds_and_nothing_else(stored, data):
     assert found == [stored.get(k, UNSEEN) for k in keys]
 
 
+def test_one_text_finds_each_bigram_by_its_halves_and_none_with_an_unseen_half(predictor):
+    scorer = predictor.fast
+    vocabulary, n = scorer.vocabulary, scorer.n_features
+    bigrams = [t for t in scorer.terms if " " in t]
+    for term in bigrams[:: max(1, len(bigrams) // 500)]:
+        first, second = (vocabulary[half] for half in term.split(" "))
+        assert scorer._pair_ids([first, second]) == [vocabulary[term]]
+    # No pair with an unseen half, before or after any id, has a bigram's key.
+    base = scorer._pair_base
+    with_unseen = {a * base + UNSEEN for a in range(n)} | {UNSEEN * base + b for b in range(n)}
+    assert not with_unseen & scorer._pairs_by_key.keys()
+    assert scorer._pair_ids([UNSEEN, first]) == scorer._pair_ids([first, UNSEEN]) == [UNSEEN]
+
+
 def test_a_version_stores_simplemma_s_dictionary_and_lemmatises_from_it(model_dir, corpus_texts):
     version = model_dir / (model_dir / "CURRENT").read_text().strip()
     tables = Tables.load(version / "scorer.npz")
