@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from model.features import (
+    ACTOR_MASK,
     ACTOR_TOKEN,
     CLAUSE_END,
     NEGATION_SCOPE,
@@ -316,13 +317,13 @@ class FastScorer:
         index = self.vocabulary.__getitem__
         firsts = np.fromiter(map(index, halves[0::2]), dtype=np.int64, count=len(pair_ids))
         seconds = np.fromiter(map(index, halves[1::2]), dtype=np.int64, count=len(pair_ids))
-        # For one text, each bigram by first * PAIR_BASE + second, an int: no tuple to build and
-        # hash per pair (8% of a text's time). The base is one past the last id, so that a
-        # pair with an UNSEEN (-1) half has a key no bigram has: negative, or a second of n.
+        # Each bigram by one int key, first * base + second: for one text a dict of them (no
+        # tuple to build and hash per pair: 8% of a text's time), for a batch a PairTable. The
+        # base is one past the last id, so that a pair with an UNSEEN (-1) half has a key no
+        # bigram has: negative, or a second of n.
         self._pair_base = self.n_features + 1
-        one_text_keys = (firsts * self._pair_base + seconds).tolist()
-        self._pairs_by_key: dict[int, int] = dict(zip(one_text_keys, pair_ids, strict=True))
-        keys = firsts * self.n_features + seconds
+        keys = firsts * self._pair_base + seconds
+        self._pairs_by_key: dict[int, int] = dict(zip(keys.tolist(), pair_ids, strict=True))
         self.pair_table = PairTable(keys, np.asarray(pair_ids, dtype=np.int64))
         # Per-feature numbers as Python floats, for the one-text path: numpy's per-call cost is
         # larger than the whole sum. A row is (idf², idf·coef per label): a text's logits are
@@ -429,7 +430,7 @@ class FastScorer:
         """The ids of text, its accents stripped, DROPPED where a chunk has none: one text, or a
         batch's texts JOINed."""
         if self._actors is not None:
-            text = self._actors.masked(text, NUL, f" {ACTOR_TOKEN} ")
+            text = self._actors.masked(text, NUL, ACTOR_MASK)
         words = text.split()
         ids = list(map(self._word_ids.__getitem__, words))
         if SPECIAL not in ids:  # most statements: one plain id per chunk
@@ -594,6 +595,6 @@ class FastScorer:
             return keys
         first, second = tokens[:-1], tokens[1:]
         both = np.flatnonzero((first >= 0) & (second >= 0))
-        found = self.pair_table.find(first[both] * self.n_features + second[both])
+        found = self.pair_table.find(first[both] * self._pair_base + second[both])
         hit = found >= 0
         return np.concatenate([keys, base[both[hit]] + found[hit]])

@@ -32,6 +32,8 @@ ACTORS_FILE = Path(__file__).with_name("actors.csv")
 # What every actor name becomes when actors are masked: lower-case text cannot contain it by
 # accident (the underscores), and it reads plainly in an explanation.
 ACTOR_TOKEN = "_actor_"
+# What a name is replaced by: spaces around the token keep it a word of its own ("China's").
+ACTOR_MASK = f" {ACTOR_TOKEN} "
 
 # Words breame's table lacks that our corpus and real copy use.
 EXTRA_BRITISH_SPELLINGS = {
@@ -381,7 +383,7 @@ class Analyzer:
     def __call__(self, text: str) -> list[str]:
         if self.mask_actors:
             # Case matters for names ("Turkey", "Chad"), so mask before lower-casing.
-            text = actor_names().for_text(text).sub(f" {ACTOR_TOKEN} ", text)
+            text = actor_names().for_text(text).sub(ACTOR_MASK, text)
         lemmatize = folded_lemmas if self.fold_spelling else lemmas
         return negation_marked(PIECE.findall(text.lower()), lemmatize)
 

@@ -207,14 +207,13 @@ def http_rows(seconds: int) -> list[tuple[str, float, float, float]]:
             ("POST /v1/analyze, 40-sentence article", "/v1/analyze", {"text": ARTICLE}),
         ]  # fmt: skip
         for name, path, body in endpoints:
-            rates, ratios = [], []
+            rates, beside = [], []
             for _ in range(ROUNDS):
-                healthz = wrk_rate(base + "/healthz", None, burst)
-                rate = wrk_rate(base + path, body, burst)
-                healthz_rates.append(healthz)
-                rates.append(rate)
-                ratios.append(rate / healthz)
-            best = max(rates) / max(healthz_rates[-ROUNDS:])
+                beside.append(wrk_rate(base + "/healthz", None, burst))
+                rates.append(wrk_rate(base + path, body, burst))
+            healthz_rates += beside
+            ratios = [rate / healthz for rate, healthz in zip(rates, beside, strict=True)]
+            best = max(rates) / max(beside)
             measured.append((name, statistics.median(rates), statistics.median(ratios), best))
         rows = [("GET /healthz", statistics.median(healthz_rates), 1.0, 1.0), *measured]
         return rows
