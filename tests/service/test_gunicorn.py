@@ -216,6 +216,9 @@ def test_the_server_log_is_json_lines_with_ids_and_no_texts(server, server_folde
         assert line["status"] == 200
         assert line["duration_ms"] > 0
     assert any(line["logger"] == "gunicorn.error" for line in lines)  # gunicorn's own, as JSON
+    # One line a request, the app's: gunicorn's access log is off (service.server.Logger).
+    assert not [line for line in lines if line["logger"] == "gunicorn.access"]
+    assert sum(str(line.get("request_id")).startswith("log-") for line in lines) == 3
 
 
 # Item 10: /metrics adds up every worker's counts (prometheus_client multiprocess mode).
