@@ -13,7 +13,9 @@ statements, cycled. Rows:
   single text  one Predictor.predict([text]) in process, median
   HTTP         POST /v1/predict with 1, 10 and 100 texts and /v1/analyze on an article, against
                GET /healthz on the same gunicorn (wrk, 16 connections), in alternating
-               bursts: each ratio is the median of its bursts' ratios
+               bursts: each ratio is the median of its bursts' ratios; beside it, the
+               workers' own CPU per request (from /proc), which the connection split and
+               wrk's share of the cores do not move
   memory       peak RSS of `stance score` on --memory-rows rows
 """
 
@@ -131,8 +133,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wrk_rate(url: str, body: dict | None, seconds: int) -> float:
-    """Requests per second that wrk reaches (16 connections, 2 threads)."""
+def wrk_rate(url: str, body: dict | None, seconds: int) -> tuple[float, int]:
+    """Requests per second that wrk reaches (16 connections, 2 threads), and how many it sent."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         if body is not None:
             payload = json.dumps(body).replace("\\", "\\\\").replace('"', '\\"')
@@ -149,7 +151,25 @@ def wrk_rate(url: str, body: dict | None, seconds: int) -> float:
         ).stdout
     finally:
         os.unlink(script.name)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    sent = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), sent
+
+
+def workers_cpu(master: int) -> float:
+    """CPU seconds (user and system) that the gunicorn master's workers have used so far."""
+    workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    ticks = 0
+    for pid in workers:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def served(master: int, url: str, body: dict | None, seconds: int) -> tuple[float, float]:
+    """wrk's rate for one burst, and the workers' CPU microseconds per request during it."""
+    before = workers_cpu(master)
+    rate, sent = wrk_rate(url, body, seconds)
+    return rate, (workers_cpu(master) - before) * 1e6 / max(sent, 1)
 
 
 def ready(url: str) -> bool:
@@ -160,13 +180,16 @@ def ready(url: str) -> bool:
         return False
 
 
-def http_rows(seconds: int) -> list[tuple[str, float, float, float]]:
+def http_rows(seconds: int) -> list[tuple[str, float, float, float, float, float]]:
     """Start gunicorn as `make serve` does and measure each endpoint against /healthz.
 
     Each row is (name, median rate, median of the bursts' ratios, best rate / best /healthz
-    rate beside it). wrk opens its 16 connections at once and keeps them; now and then one
-    worker accepts nearly all of them (15 and 1, seen with `ss`) and that burst runs at about
-    half the rate, /healthz or not: the best bursts are those where both workers served.
+    rate beside it, the workers' median CPU us per request, the median of /healthz's CPU per
+    request over the endpoint's, burst by burst). wrk opens its 16 connections at once and
+    keeps them; now and then one worker accepts nearly all of them (15 and 1, seen with `ss`)
+    and that burst runs at about half the rate, /healthz or not: the best bursts are those
+    where both workers served. The CPU a request costs the workers does not depend on that
+    split, nor on how much of the two cores wrk takes.
     """
     if shutil.which("wrk") is None:
         return []
@@ -195,11 +218,13 @@ def http_rows(seconds: int) -> list[tuple[str, float, float, float]]:
                 raise RuntimeError("gunicorn never became ready")
             time.sleep(0.5)
         wrk_rate(base + "/readyz", None, 2)  # warm every worker
+        master = server.pid
         # Each endpoint alternates with /healthz in short bursts, and the ratio is the median of
         # the bursts' ratios: a shared machine's load swings within seconds, and a ratio of two
         # measurements made minutes apart measured the swing more than the server.
         burst = max(1, seconds // ROUNDS)
         healthz_rates: list[float] = []
+        healthz_cpu: list[float] = []
         measured = []
         endpoints = [
             *((f"POST /v1/predict, {n} text(s)", "/v1/predict", {"texts": cycled(n)})
@@ -207,16 +232,30 @@ def http_rows(seconds: int) -> list[tuple[str, float, float, float]]:
             ("POST /v1/analyze, 40-sentence article", "/v1/analyze", {"text": ARTICLE}),
         ]  # fmt: skip
         for name, path, body in endpoints:
-            rates, beside = [], []
+            rates, beside, costs, beside_costs = [], [], [], []
             for _ in range(ROUNDS):
-                beside.append(wrk_rate(base + "/healthz", None, burst))
-                rates.append(wrk_rate(base + path, body, burst))
+                rate, cost = served(master, base + "/healthz", None, burst)
+                beside.append(rate)
+                beside_costs.append(cost)
+                rate, cost = served(master, base + path, body, burst)
+                rates.append(rate)
+                costs.append(cost)
             healthz_rates += beside
+            healthz_cpu += beside_costs
             ratios = [rate / healthz for rate, healthz in zip(rates, beside, strict=True)]
-            best = max(rates) / max(beside)
-            measured.append((name, statistics.median(rates), statistics.median(ratios), best))
-        rows = [("GET /healthz", statistics.median(healthz_rates), 1.0, 1.0), *measured]
-        return rows
+            cpu_ratios = [h / c for h, c in zip(beside_costs, costs, strict=True)]
+            measured.append(
+                (
+                    name,
+                    statistics.median(rates),
+                    statistics.median(ratios),
+                    max(rates) / max(beside),
+                    statistics.median(costs),
+                    statistics.median(cpu_ratios),
+                )
+            )
+        healthz = (statistics.median(healthz_rates), 1.0, 1.0, statistics.median(healthz_cpu), 1.0)
+        return [("GET /healthz", *healthz), *measured]
     finally:
         server.terminate()
         try:
@@ -312,9 +351,15 @@ def main() -> None:
     http = http_rows(args.seconds)
     if http:
         title = f"HTTP (gunicorn as make serve runs it, wrk -c16; median of {ROUNDS} bursts)"
-        print(f"\n{title}\n{'':<52}{'req/s':>12}{'x healthz':>11}{'best/best':>11}")
-        for name, rate, ratio, best in http:
-            print(f"{name:<52}{rate:>12,.0f}{ratio:>11.2f}{best:>11.2f}")
+        print(
+            f"\n{title}\n{'':<52}{'req/s':>12}{'x healthz':>11}{'best/best':>11}"
+            f"{'CPU us/req':>12}{'CPU ratio':>11}"
+        )
+        for name, rate, ratio, best, cost, cost_ratio in http:
+            print(
+                f"{name:<52}{rate:>12,.0f}{ratio:>11.2f}{best:>11.2f}{cost:>12,.0f}"
+                f"{cost_ratio:>11.2f}"
+            )
     else:
         print("\nHTTP: wrk not found (apt-get install wrk), skipped")
 
