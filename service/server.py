@@ -51,7 +51,7 @@ class Logger(glogging.Logger):
     request's CPU under load, for nothing.
     """
 
-    access_log_enabled = False  # gunicorn 23+ checks it before building the fields
+    access_log_enabled = False  # what newer gunicorns check before building the fields
 
     def access(self, resp, req, environ, request_time) -> None:
         return
