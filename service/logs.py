@@ -46,10 +46,9 @@ def logging_config(level: str = "info") -> dict:
             }
         },
         "root": {"level": level.upper(), "handlers": ["stderr"]},
-        # gunicorn's own loggers come with handlers of their own: send its messages through
-        # ours, and silence its access log, which the app's request lines replace.
+        # gunicorn's error log comes with handlers of its own: send its messages through ours.
+        # Its access log never writes (service.server.Logger): the app's request lines replace it.
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            "gunicorn.access": {"handlers": [], "propagate": False},
         },
     }
