@@ -29,11 +29,14 @@ help: ## List the targets
 install: $(VENV)/.installed ## Create .venv and install Stance with its test tools
 
 # `make serve` and `make test` started together on a fresh clone would both build .venv: the
-# lock makes the second wait for the first, then find .venv built (newer than pyproject.toml).
-$(VENV)/.installed: pyproject.toml
+# lock makes the second wait for the first, then find .venv built (newer than what it is built
+# from). setup.py compiles the fast path's C kernel (model/_kernel.c) where there is a compiler.
+INSTALLED_FROM := pyproject.toml setup.py model/_kernel.c
+$(VENV)/.installed: $(INSTALLED_FROM)
 	@mkdir -p $(VENV)
 	@flock $(VENV)/.install.lock $(SHELL) -ec '\
-	  if [ $@ -nt pyproject.toml ]; then echo ".venv was built meanwhile"; exit 0; fi; \
+	  if [ -z "$$(find $(INSTALLED_FROM) -newer $@ 2>/dev/null)" ] && [ -e $@ ]; then \
+	    echo ".venv was built meanwhile"; exit 0; fi; \
 	  set -x; \
 	  $(PYTHON) -m venv $(VENV); \
 	  $(BIN)/pip install --quiet --upgrade pip; \

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from functools import lru_cache
@@ -39,6 +40,11 @@ from model.features import (
     english_dictionary,
     simplemma_source,
 )
+
+try:  # the arithmetic in C (model/_kernel.c), where a compiler built it; else numpy and Python
+    from model import _kernel as KERNEL
+except ImportError:
+    KERNEL = None
 
 # Chunks seen before map straight to their ids (see BoundedCache).
 CHUNK_CACHE_SIZE = 200_000
@@ -295,7 +301,8 @@ def next_index(items: list[int], value: int, start: int) -> int | None:
 class FastScorer:
     """Scores texts exactly as `pipeline.predict_proba` does, many times faster."""
 
-    def __init__(self, tables: Tables):
+    def __init__(self, tables: Tables, compiled: bool = True):
+        """compiled=False scores with numpy and Python even where the C kernel is built."""
         self.analyzer = tables.analyzer
         self.terms = tables.terms
         self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(tables.terms)}
@@ -333,6 +340,17 @@ class FastScorer:
         rows = np.column_stack([self.idf * self.idf, (self.idf * self.coef).T])
         self._rows = rows.tolist()
         self._intercept = self.intercept.tolist()
+        self.kernel = KERNEL if compiled else None
+        self._kernel_tables = (
+            self.pair_table.keys,
+            self.pair_table.values,
+            int(self.pair_table.shift),
+            self._pair_base,
+            np.ascontiguousarray(self.idf),
+            np.ascontiguousarray(self.coef),
+            np.ascontiguousarray(self.intercept),
+        )
+        self._no_probabilities = array("d", bytes(8 * len(self._intercept)))
         found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
         self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
         self._actors = actor_names() if self.analyzer.mask_actors else None
@@ -412,19 +430,24 @@ class FastScorer:
 
     def batch_token_ids(self, texts: Sequence[str]) -> np.ndarray:
         """Return the token ids of each text in turn, with BOUNDARY between two texts."""
+        ids = self._batch_ids(texts)
+        tokens = np.fromiter(ids, dtype=np.int64, count=len(ids))  # a third faster than asarray
+        return tokens[tokens != DROPPED]
+
+    def _batch_ids(self, texts: Sequence[str]) -> list[int]:
+        """The token ids of each text in turn, BOUNDARY between two texts, DROPPED where a
+        chunk has none."""
         if any(map(str.__contains__, texts, repeat(NUL))):  # a text holds a NUL: one at a time
             ids: list[int] = []
             for text in texts:
                 ids += self._text_ids(text)
                 ids.append(BOUNDARY)
             ids.pop()
-        else:
-            joined = JOIN.join(texts)
-            if not joined.isascii():  # else there are no accents to strip, nor a call per text
-                joined = JOIN.join(map(strip_accents, texts))
-            ids = self._ids(joined)
-        tokens = np.fromiter(ids, dtype=np.int64, count=len(ids))  # a third faster than asarray
-        return tokens[tokens != DROPPED]
+            return ids
+        joined = JOIN.join(texts)
+        if not joined.isascii():  # else there are no accents to strip, nor a call per text
+            joined = JOIN.join(map(strip_accents, texts))
+        return self._ids(joined)
 
     def _ids(self, text: str) -> list[int]:
         """The ids of text, its accents stripped, DROPPED where a chunk has none: one text, or a
@@ -507,7 +530,12 @@ class FastScorer:
     # Scoring.
 
     def probabilities_one(self, text: str) -> list[float]:
-        """Probabilities for one text in plain Python: no numpy call costs more than this."""
+        """Probabilities for one text, by the C kernel or in plain Python: no numpy call costs
+        less than either."""
+        if self.kernel is not None:
+            found = array("d", self._no_probabilities)
+            self.kernel.probabilities(self._text_ids(text), 1, *self._kernel_tables, found)
+            return found.tolist()
         features = self.token_ids(text)
         if self.bigrams:
             features += self._pair_ids(features)
@@ -549,8 +577,13 @@ class FastScorer:
         return self._batch_probabilities(texts)
 
     def _batch_probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """Probabilities of a few thousand texts from one pass of numpy."""
+        """Probabilities of a few thousand texts from one call of the kernel, or one pass of
+        numpy."""
         n_texts = len(texts)
+        if self.kernel is not None:
+            found = np.empty((n_texts, len(self.intercept)))
+            self.kernel.probabilities(self._batch_ids(texts), n_texts, *self._kernel_tables, found)
+            return found
         keys = self._batch_keys(texts)
         if n_texts * self.n_features <= np.iinfo(np.int32).max:
             keys = keys.astype(np.int32)  # sorts in half the time

@@ -28,8 +28,9 @@ FAKE_PYTHON = textwrap.dedent(
 
 
 def test_two_installs_at_once_build_the_venv_once(tmp_path):
-    for name in ("Makefile", "pyproject.toml"):
-        shutil.copy(ROOT / name, tmp_path)
+    for name in ("Makefile", "pyproject.toml", "setup.py", "model/_kernel.c"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
     python = tmp_path / "fake-python"
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)

@@ -26,8 +26,18 @@ FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.M | re
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>\S.*?)\s*-->\s*$")
 RUNNABLE = ("console", "python")
 README_SERVER = "localhost:8000"
-# What a copy of the checkout needs: the Makefile's targets depend on the code and the data.
-COPIED = ("README.md", "Makefile", "pyproject.toml", "data", "model", "training", "service")
+# What a copy of the checkout needs: the Makefile's targets depend on the code, the data and
+# what .venv is built from.
+COPIED = (
+    "README.md",
+    "Makefile",
+    "pyproject.toml",
+    "setup.py",
+    "data",
+    "model",
+    "training",
+    "service",
+)
 
 
 @dataclass(frozen=True)

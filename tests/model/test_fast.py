@@ -1,7 +1,9 @@
 """The fast path is exact: the same probabilities and explanations as scikit-learn's pipeline."""
 
+import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
 import unicodedata
 
@@ -12,7 +14,16 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import strip_accents_unicode
 
 from model import LABELS
-from model.fast import UNSEEN, FastScorer, PairTable, Tables, strip_accents
+from model.fast import (
+    BOUNDARY,
+    DROPPED,
+    KERNEL,
+    UNSEEN,
+    FastScorer,
+    PairTable,
+    Tables,
+    strip_accents,
+)
 from model.features import PIECE, SHIPPED, Lemmas, english_dictionary, simplemma_source
 from model.pipeline import build_pipeline
 from model.predict import Predictor, best, decide
@@ -28,20 +39,65 @@ def corpus_texts() -> list[str]:
     return [t for path in (DATA, TEST_DATA, NEWS_TEST_DATA) for t in read_labelled(path)["text"]]
 
 
+@pytest.fixture(scope="module", params=["C kernel", "numpy and Python"])
+def arithmetic(predictor, request) -> Predictor:
+    """The predictor, scoring by the C kernel or by the numpy and Python it falls back to."""
+    compiled = request.param == "C kernel"
+    if compiled and KERNEL is None:
+        pytest.skip("model._kernel is not built (no C compiler): see test_the_kernel_is_built")
+    saved = predictor.fast.kernel
+    predictor.fast.kernel = KERNEL if compiled else None
+    yield predictor
+    predictor.fast.kernel = saved
+
+
 def test_the_trained_model_takes_the_fast_path(predictor):
     assert predictor.fast is not None, predictor.slow_path_reason
 
 
-def test_batch_probabilities_equal_scikit_learn_on_the_whole_corpus(predictor, corpus_texts):
-    expected = predictor.model.predict_proba(corpus_texts)
-    np.testing.assert_allclose(predictor.probabilities(corpus_texts), expected, atol=TOLERANCE)
+def test_the_kernel_is_built_where_there_is_a_c_compiler(predictor):
+    # setup.py builds it optionally: without a compiler the fast path is numpy and Python.
+    if shutil.which(sysconfig.get_config_var("CC").split()[0]) is None:
+        pytest.skip("no C compiler here")
+    assert KERNEL is not None and predictor.fast.kernel is KERNEL
 
 
-def test_one_text_probabilities_equal_scikit_learn(predictor, corpus_texts):
+def test_batch_probabilities_equal_scikit_learn_on_the_whole_corpus(arithmetic, corpus_texts):
+    expected = arithmetic.model.predict_proba(corpus_texts)
+    np.testing.assert_allclose(arithmetic.probabilities(corpus_texts), expected, atol=TOLERANCE)
+
+
+def test_one_text_probabilities_equal_scikit_learn(arithmetic, corpus_texts):
     sample = corpus_texts[::25]
-    expected = predictor.model.predict_proba(sample)
-    one_by_one = np.array([predictor.probabilities([text])[0] for text in sample])
+    expected = arithmetic.model.predict_proba(sample)
+    one_by_one = np.array([arithmetic.probabilities([text])[0] for text in sample])
     np.testing.assert_allclose(one_by_one, expected, atol=TOLERANCE)
+
+
+def test_the_kernel_refuses_ids_it_cannot_read(predictor):
+    if KERNEL is None:
+        pytest.skip("model._kernel is not built")
+    scorer = predictor.fast
+    tables = scorer._kernel_tables
+    out = np.empty((2, len(LABELS)))
+    KERNEL.probabilities([0, DROPPED, 1, BOUNDARY, UNSEEN], 2, *tables, out)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+    for ids, n_texts, message in [
+        ([scorer.n_features], 1, "not a feature id"),
+        ([-7], 1, "not a feature id"),
+        ([0, BOUNDARY, 1], 1, "more texts"),
+        ([0, BOUNDARY, 1, BOUNDARY, 2], 4, "fewer texts"),
+        (["a"], 1, "must be ints"),
+        ([True], 1, "must be ints"),
+        ([2**70], 1, "too (large|big)"),
+    ]:
+        found = np.empty((n_texts, len(LABELS)))
+        with pytest.raises((ValueError, TypeError, OverflowError), match=message):
+            KERNEL.probabilities(ids, n_texts, *tables, found)
+    with pytest.raises(ValueError, match="out"):
+        KERNEL.probabilities([0], 1, *tables, np.empty(2))
+    with pytest.raises(TypeError):
+        KERNEL.probabilities([0], 1, *tables, bytes(8 * len(LABELS)))  # not writable
 
 
 # Texts that stress the analyzer: any unicode, negations, clause ends, actor names, nothing.
@@ -91,10 +147,10 @@ texts = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(texts, min_size=1, max_size=6))
-def test_generated_texts_score_as_scikit_learn_does(predictor, batch):
-    expected = predictor.model.predict_proba(batch)
-    np.testing.assert_allclose(predictor.probabilities(batch), expected, atol=TOLERANCE)
-    np.testing.assert_allclose(predictor.probabilities(batch[:1])[0], expected[0], atol=TOLERANCE)
+def test_generated_texts_score_as_scikit_learn_does(arithmetic, batch):
+    expected = arithmetic.model.predict_proba(batch)
+    np.testing.assert_allclose(arithmetic.probabilities(batch), expected, atol=TOLERANCE)
+    np.testing.assert_allclose(arithmetic.probabilities(batch[:1])[0], expected[0], atol=TOLERANCE)
 
 
 def test_explanations_add_up_to_scikit_learn_logits(predictor, corpus_texts):
@@ -120,11 +176,15 @@ def test_a_vocabulary_that_breaks_the_bigram_rule_is_scored_by_scikit_learn():
     assert reason is None or "half outside" in reason
 
 
-def test_a_unigram_vocabulary_takes_the_fast_path_and_scores_as_scikit_learn(corpus_texts):
+@pytest.mark.parametrize("compiled", [True, False], ids=["C kernel", "numpy and Python"])
+def test_a_unigram_vocabulary_takes_the_fast_path_and_scores_as_scikit_learn(
+    corpus_texts, compiled
+):
     frame = read_labelled(TEST_DATA)
     unigrams = build_pipeline({"tfidf__ngram_range": (1, 1)}).fit(frame["text"], frame["label"])
     predictor = Predictor(unigrams, {"version": "unigrams"})
     assert predictor.fast is not None
+    predictor.fast = FastScorer(Tables.of(unigrams), compiled=compiled)
     expected = unigrams.predict_proba(corpus_texts[:500])
     np.testing.assert_allclose(predictor.probabilities(corpus_texts[:500]), expected, atol=1e-9)
     one = predictor.probabilities([corpus_texts[0]])
@@ -136,7 +196,8 @@ def test_one_text_and_batch_decide_alike_on_ties():
     assert [LABELS[best(row)] for row in rows] == decide(np.array(rows)).tolist()
 
 
-def test_texts_joined_in_a_batch_read_as_they_do_alone(predictor):
+def test_texts_joined_in_a_batch_read_as_they_do_alone(arithmetic):
+    predictor = arithmetic
     # A NUL joins a batch's texts; a text holding one sends its batch text by text.
     for batch in (
         ["Beijing will not", "cross the line", "ΟΔΟΣ", "ΣΟΦΟΣ talks"],
