@@ -20,7 +20,7 @@ import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import compress, pairwise, repeat
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -324,21 +324,15 @@ class FastScorer:
         index = self.vocabulary.__getitem__
         firsts = np.fromiter(map(index, halves[0::2]), dtype=np.int64, count=len(pair_ids))
         seconds = np.fromiter(map(index, halves[1::2]), dtype=np.int64, count=len(pair_ids))
-        # Each bigram by one int key, first * base + second: for one text a dict of them (no
-        # tuple to build and hash per pair: 8% of a text's time), for a batch a PairTable. The
+        # Each bigram by one int key, first * base + second: for the plain-Python path a dict of
+        # them (no tuple to build and hash per pair: 8% of a text's time), for the kernel and
+        # numpy a PairTable. The
         # base is one past the last id, so that a pair with an UNSEEN (-1) half has a key no
         # bigram has: negative, or a second of n.
         self._pair_base = self.n_features + 1
-        keys = firsts * self._pair_base + seconds
-        self._pairs_by_key: dict[int, int] = dict(zip(keys.tolist(), pair_ids, strict=True))
-        self.pair_table = PairTable(keys, np.asarray(pair_ids, dtype=np.int64))
-        # Per-feature numbers as Python floats, for the one-text path: numpy's per-call cost is
-        # larger than the whole sum. A row is (idf², idf·coef per label): a text's logits are
-        # then its rows' sums over the norm, with one division per label, not per feature.
-        self._idf = self.idf.tolist()
-        # numpy's products of two floats are Python's, bit for bit.
-        rows = np.column_stack([self.idf * self.idf, (self.idf * self.coef).T])
-        self._rows = rows.tolist()
+        self._pair_keys = firsts * self._pair_base + seconds
+        self._pair_values = np.asarray(pair_ids, dtype=np.int64)
+        self.pair_table = PairTable(self._pair_keys, self._pair_values)
         self._intercept = self.intercept.tolist()
         self.kernel = KERNEL if compiled else None
         self._kernel_tables = (
@@ -361,6 +355,25 @@ class FastScorer:
         # A lone NUL is the end of a text: only a batch's JOIN holds one (see batch_token_ids).
         self._chunks = BoundedCache(self._chunk, {NUL: END_OF_TEXT})
         self._word_ids = BoundedCache(self._word_id, {NUL: BOUNDARY})
+
+    # What only the plain-Python arithmetic and explanations read, made on first use: with the
+    # kernel a scoring run never needs them (0.02 s and a few MB of every start-up).
+
+    @cached_property
+    def _pairs_by_key(self) -> dict[int, int]:
+        return dict(zip(self._pair_keys.tolist(), self._pair_values.tolist(), strict=True))
+
+    @cached_property
+    def _idf(self) -> list[float]:
+        return self.idf.tolist()
+
+    @cached_property
+    def _rows(self) -> list[list[float]]:
+        """Per feature (idf², idf·coef per label), as Python floats: numpy's per-call cost is
+        larger than one text's whole sum. A text's logits are its rows' sums over the norm, with
+        one division per label, not per feature."""
+        # numpy's products of two floats are Python's, bit for bit.
+        return np.column_stack([self.idf * self.idf, (self.idf * self.coef).T]).tolist()
 
     @classmethod
     def unsupported(cls, pipeline: Any) -> str | None:
