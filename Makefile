@@ -105,5 +105,5 @@ lint: $(VENV)/.installed ## Check the code with ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-clean: ## Remove .venv, trained models and reports
-	rm -rf $(VENV) $(MODEL_DIR) reports *.egg-info .pytest_cache .ruff_cache
+clean: ## Remove .venv, the compiled kernel, trained models and reports
+	rm -rf $(VENV) model/_kernel.*.so build $(MODEL_DIR) reports *.egg-info .pytest_cache .ruff_cache
