@@ -36,12 +36,13 @@ typedef struct {
 /* PairTable.find for one key: linear probing from its Fibonacci-hashed home slot. */
 static int64_t find_pair(const Tables *t, int64_t key) {
     uint64_t slot = ((uint64_t)key * MULTIPLIER) >> t->shift;
-    for (;;) {
+    for (uint64_t probes = 0; probes <= t->mask; probes++) { /* a quarter full: a walk ends */
         int64_t stored = t->keys[slot];
         if (stored == key) return t->values[slot];
-        if (stored == EMPTY) return UNSEEN; /* the table is never full: a walk ends */
+        if (stored == EMPTY) return UNSEEN;
         slot = (slot + 1) & t->mask;
     }
+    return UNSEEN;
 }
 
 static int compare_ids(const void *a, const void *b) {
@@ -126,12 +127,19 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
         .intercept = intercept.buf, .n_features = idf.len / 8, .n_labels = intercept.len / 8,
     };
     Py_ssize_t n_slots = keys.len / 8;
-    if (n_slots < 1 || (n_slots & (n_slots - 1)) || values.len != keys.len || shift > 63) {
+    /* A home slot is the top 64 - shift bits of a product: the table must have 2**(64 - shift)
+       slots, or a slot would be read past its end. */
+    if (shift < 1 || shift > 63 || (uint64_t)n_slots != (uint64_t)1 << (64 - shift) ||
+        values.len != keys.len) {
         PyErr_SetString(PyExc_ValueError, "keys and values are not a PairTable's arrays");
         goto done;
     }
     if (t.n_labels < 1 || t.n_labels > MAX_LABELS) {
         PyErr_SetString(PyExc_ValueError, "intercept: between 1 and 64 labels expected");
+        goto done;
+    }
+    if (pair_base != t.n_features + 1) {
+        PyErr_SetString(PyExc_ValueError, "pair_base is not one past the last feature id");
         goto done;
     }
     if (read_doubles(&coef, t.n_labels * t.n_features, "coef") < 0 ||

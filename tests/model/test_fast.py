@@ -96,6 +96,15 @@ def test_the_kernel_refuses_ids_it_cannot_read(predictor):
             KERNEL.probabilities(ids, n_texts, *tables, found)
     with pytest.raises(ValueError, match="out"):
         KERNEL.probabilities([0], 1, *tables, np.empty(2))
+    keys, values, shift, base, *weights = tables
+    for wrong in (
+        (keys[:-1], values[:-1], shift, base),  # not a power of two
+        (keys, values, shift - 1, base),  # home slots past the end
+        (keys, values[:-1], shift, base),
+        (keys, values, shift, base + 1),
+    ):
+        with pytest.raises(ValueError, match=r"PairTable|pair_base"):
+            KERNEL.probabilities([0, 1], 1, *wrong, *weights, np.empty(len(LABELS)))
     with pytest.raises(TypeError):
         KERNEL.probabilities([0], 1, *tables, bytes(8 * len(LABELS)))  # not writable
 
