@@ -9,8 +9,9 @@ of a scoring run's start-up and memory.
 n-gram, and a sparse matrix per call. Here each whitespace-separated chunk
 of lower-cased text is analysed once and cached as vocabulary ids (and the ids of its negated
 forms), bigrams are looked up as pairs of unigram ids, and the TF-IDF weighting, L2 norm, dot
-product and softmax are plain arithmetic: Python floats for one text, numpy for a batch.
-tests/model/test_fast.py checks the probabilities equal predict_proba's within 1e-9.
+product and softmax are plain arithmetic: one call of the C kernel (model/_kernel.c) where it
+was built, else Python floats for one text and numpy for a batch. tests/model/test_fast.py
+checks that both give predict_proba's probabilities within 1e-9.
 """
 
 import json
@@ -326,9 +327,8 @@ class FastScorer:
         seconds = np.fromiter(map(index, halves[1::2]), dtype=np.int64, count=len(pair_ids))
         # Each bigram by one int key, first * base + second: for the plain-Python path a dict of
         # them (no tuple to build and hash per pair: 8% of a text's time), for the kernel and
-        # numpy a PairTable. The
-        # base is one past the last id, so that a pair with an UNSEEN (-1) half has a key no
-        # bigram has: negative, or a second of n.
+        # numpy a PairTable. The base is one past the last id, so that a pair with an UNSEEN
+        # (-1) half has a key no bigram has: negative, or a second of n.
         self._pair_base = self.n_features + 1
         self._pair_keys = firsts * self._pair_base + seconds
         self._pair_values = np.asarray(pair_ids, dtype=np.int64)
