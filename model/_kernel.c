@@ -135,7 +135,7 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
         goto done;
     }
     if (t.n_labels < 1 || t.n_labels > MAX_LABELS) {
-        PyErr_SetString(PyExc_ValueError, "intercept: between 1 and 64 labels expected");
+        PyErr_Format(PyExc_ValueError, "intercept: between 1 and %d labels expected", MAX_LABELS);
         goto done;
     }
     if (pair_base != t.n_features + 1) {

@@ -302,8 +302,7 @@ def next_index(items: list[int], value: int, start: int) -> int | None:
 class FastScorer:
     """Scores texts exactly as `pipeline.predict_proba` does, many times faster."""
 
-    def __init__(self, tables: Tables, compiled: bool = True):
-        """compiled=False scores with numpy and Python even where the C kernel is built."""
+    def __init__(self, tables: Tables):
         self.analyzer = tables.analyzer
         self.terms = tables.terms
         self.vocabulary: dict[str, int] = {term: i for i, term in enumerate(tables.terms)}
@@ -334,7 +333,7 @@ class FastScorer:
         self._pair_values = np.asarray(pair_ids, dtype=np.int64)
         self.pair_table = PairTable(self._pair_keys, self._pair_values)
         self._intercept = self.intercept.tolist()
-        self.kernel = KERNEL if compiled else None
+        self.kernel = KERNEL  # None: the same sums in numpy and Python (tests set it so too)
         self._kernel_tables = (
             self.pair_table.keys,
             self.pair_table.values,

@@ -39,14 +39,23 @@ def corpus_texts() -> list[str]:
     return [t for path in (DATA, TEST_DATA, NEWS_TEST_DATA) for t in read_labelled(path)["text"]]
 
 
-@pytest.fixture(scope="module", params=["C kernel", "numpy and Python"])
+PATHS = ["C kernel", "numpy and Python"]
+
+
+def kernel_of(path: str):
+    """The FastScorer.kernel that scores by path: the C kernel, or None for numpy and Python."""
+    if path == "numpy and Python":
+        return None
+    if KERNEL is None:
+        pytest.skip("model._kernel is not built (no C compiler): see test_the_kernel_is_built_*")
+    return KERNEL
+
+
+@pytest.fixture(scope="module", params=PATHS)
 def arithmetic(predictor, request) -> Predictor:
     """The predictor, scoring by the C kernel or by the numpy and Python it falls back to."""
-    compiled = request.param == "C kernel"
-    if compiled and KERNEL is None:
-        pytest.skip("model._kernel is not built (no C compiler): see test_the_kernel_is_built")
     saved = predictor.fast.kernel
-    predictor.fast.kernel = KERNEL if compiled else None
+    predictor.fast.kernel = kernel_of(request.param)
     yield predictor
     predictor.fast.kernel = saved
 
@@ -185,15 +194,13 @@ def test_a_vocabulary_that_breaks_the_bigram_rule_is_scored_by_scikit_learn():
     assert reason is None or "half outside" in reason
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["C kernel", "numpy and Python"])
-def test_a_unigram_vocabulary_takes_the_fast_path_and_scores_as_scikit_learn(
-    corpus_texts, compiled
-):
+@pytest.mark.parametrize("path", PATHS)
+def test_a_unigram_vocabulary_takes_the_fast_path_and_scores_as_scikit_learn(corpus_texts, path):
     frame = read_labelled(TEST_DATA)
     unigrams = build_pipeline({"tfidf__ngram_range": (1, 1)}).fit(frame["text"], frame["label"])
     predictor = Predictor(unigrams, {"version": "unigrams"})
     assert predictor.fast is not None
-    predictor.fast = FastScorer(Tables.of(unigrams), compiled=compiled)
+    predictor.fast.kernel = kernel_of(path)
     expected = unigrams.predict_proba(corpus_texts[:500])
     np.testing.assert_allclose(predictor.probabilities(corpus_texts[:500]), expected, atol=1e-9)
     one = predictor.probabilities([corpus_texts[0]])
