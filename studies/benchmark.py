@@ -10,7 +10,8 @@ statements, cycled. Rows:
   batch        `stance score` CSV to CSV, wall time, all cores (a subprocess): three runs,
                each beside the faster of two floors measured just before and just after
                it, and the median of their ratios
-  Dask         the same with --engine dask on a LocalCluster of 2 workers, wall time
+  Dask         the same with --engine dask on a LocalCluster of 2 workers, wall time,
+               beside its own floors as the batch runs are (so is the memory row)
   single text  one Predictor.predict([text]) in process, median: three rounds, each beside
                its floors as the batch runs are, and the median of their floor-sentences
   HTTP         POST /v1/predict with 1, 10 and 100 texts and /v1/analyze on an article, against
@@ -327,24 +328,26 @@ def main() -> None:
             ("  the same, scoring only (after imports and model load)", None, scoring_ratio, "")
         )
         write_csv(source, args.memory_rows)
-        seconds, _, peak = score_file(source, target)
+        (seconds, _, peak), beside = beside_floor(texts, lambda: score_file(source, target))
         rows.append(
             (
                 f"stance score, {args.memory_rows:,} rows",
                 args.memory_rows / seconds,
-                args.memory_rows / seconds / floor,
+                args.memory_rows / seconds / beside,
                 f"peak RSS {peak:.0f} MiB",
             )
         )
         write_csv(source, args.rows)
         # Wall time includes starting the LocalCluster and loading the model in each worker.
-        seconds, _, _ = score_file(source, target, "--engine", "dask")
+        (seconds, _, _), beside = beside_floor(
+            texts, lambda: score_file(source, target, "--engine", "dask")
+        )
         dask = args.rows / seconds
         rows.append(
             (
                 f"stance score --engine dask, LocalCluster, {args.rows:,} rows",
                 dask,
-                dask / floor,
+                dask / beside,
                 "2 worker processes",
             )
         )
