@@ -1,12 +1,16 @@
-/* The fast path's arithmetic in C: token ids to probabilities, for one text or a batch.
+/* The fast path's per-token work in C: a text's chunks to probabilities, for one text or a batch.
 
-   FastScorer (model/fast.py) analyses texts into token ids in Python; this turns them into
-   probabilities with the sums its numpy and plain-Python paths make: bigram ids from the
-   PairTable, sublinear tf, idf, L2 norm, dot product with the coefficients, softmax. Those
-   paths stay as the fallback where no compiler built this module (setup.py makes it
-   optional), and tests/model/test_fast.py checks every path against predict_proba.
+   FastScorer (model/fast.py) masks actor names and splits texts into whitespace-separated
+   chunks in Python, and analyses each chunk not seen before into its ids (its caches). This
+   reads every chunk's ids from those caches, the words after a negation as their negated
+   forms, and turns them into probabilities with the sums its numpy and plain-Python paths
+   make: bigram ids from the PairTable, sublinear tf, idf, L2 norm, dot product with the
+   coefficients, softmax. Those paths stay as the fallback where no compiler built this module
+   (setup.py makes it optional), and tests/model/test_fast.py checks every path against
+   predict_proba.
 
-   Nothing here keeps state: each call reads its arrays through the buffer protocol. */
+   Nothing here keeps state: the caches are FastScorer's, and the arrays are read through the
+   buffer protocol on each call. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -14,21 +18,25 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* The token ids model/fast.py gives (UNSEEN, BOUNDARY, DROPPED there) and PairTable's. */
+/* The token ids model/fast.py gives (UNSEEN, BOUNDARY, SPECIAL, DROPPED there), the kinds
+   of a Chunk's entries (WORD, NEGATION, CLAUSE, BOUND) and PairTable's EMPTY. */
 #define UNSEEN (-1)
 #define BOUNDARY (-2)
+#define SPECIAL (-3)
 #define DROPPED (-4)
+enum { WORD = 0, NEGATION = 1, CLAUSE = 2, BOUND = 3 };
 #define EMPTY (-1)
 #define MULTIPLIER 0x9E3779B97F4A7C15ULL
 #define MAX_LABELS 64
 #define INSERTION_SORT_MAX 64
 
 typedef struct {
-    const int64_t *keys, *values; /* PairTable.keys and .values */
+    const int64_t *slots; /* PairTable.slots: a key and its value per slot */
     uint64_t mask;
     unsigned shift;
     int64_t pair_base;
-    const double *idf, *coef, *intercept; /* coef is (labels, features), row-major */
+    /* Per feature, its idf and its coefficient for each label: one cache line, not four. */
+    const double *weights, *intercept;
     int64_t n_features;
     Py_ssize_t n_labels;
 } Tables;
@@ -37,8 +45,8 @@ typedef struct {
 static int64_t find_pair(const Tables *t, int64_t key) {
     uint64_t slot = ((uint64_t)key * MULTIPLIER) >> t->shift;
     for (uint64_t probes = 0; probes <= t->mask; probes++) { /* a quarter full: a walk ends */
-        int64_t stored = t->keys[slot];
-        if (stored == key) return t->values[slot];
+        int64_t stored = t->slots[2 * slot];
+        if (stored == key) return t->slots[2 * slot + 1];
         if (stored == EMPTY) return UNSEEN;
         slot = (slot + 1) & t->mask;
     }
@@ -74,11 +82,11 @@ static void text_probabilities(const Tables *t, int64_t *features, Py_ssize_t n,
         int64_t feature = features[start];
         Py_ssize_t end = start + 1;
         while (end < n && features[end] == feature) end++;
-        double value = t->idf[feature];
+        const double *row = t->weights + feature * (1 + labels);
+        double value = row[0];
         if (end - start > 1) value *= 1.0 + log((double)(end - start)); /* sublinear tf */
         norm2 += value * value;
-        for (Py_ssize_t k = 0; k < labels; k++)
-            sums[k] += value * t->coef[k * t->n_features + feature];
+        for (Py_ssize_t k = 0; k < labels; k++) sums[k] += value * row[1 + k];
         start = end;
     }
     /* No feature the model knows: the intercepts decide, as they do for scikit-learn. */
@@ -103,35 +111,180 @@ static int read_doubles(Py_buffer *view, Py_ssize_t count, const char *name) {
     return 0;
 }
 
+/* A batch being scored: the current text's feature ids so far, and where its probabilities go. */
+typedef struct {
+    const Tables *t;
+    int64_t *features;
+    Py_ssize_t count, capacity;
+    int64_t previous; /* the last token id read: a bigram's first half when it is a feature */
+    Py_ssize_t text, n_texts;
+    double *out;
+} Scoring;
+
+/* Read one token id: an exact int only, as anything else could run Python code. */
+static int read_id(PyObject *item, int64_t *id) {
+    if (!PyLong_CheckExact(item)) {
+        PyErr_SetString(PyExc_TypeError, "token ids must be ints");
+        return -1;
+    }
+    *id = PyLong_AsLongLong(item);
+    return (*id == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* Add one token id to the text being read; BOUNDARY ends it. */
+static int add_id(Scoring *s, int64_t id) {
+    const Tables *t = s->t;
+    if (id == DROPPED) return 0; /* no token: its neighbours are next to each other */
+    if (id == BOUNDARY) {
+        if (s->text == s->n_texts) {
+            PyErr_SetString(PyExc_ValueError, "the chunks hold more texts than n_texts");
+            return -1;
+        }
+        text_probabilities(t, s->features, s->count, s->out + s->text * t->n_labels);
+        s->text++, s->count = 0;
+    } else if (id >= 0 && id < t->n_features) {
+        if (s->count + 2 > s->capacity) { /* each token, and the bigram it ends */
+            Py_ssize_t capacity = 2 * s->capacity + 64;
+            int64_t *grown = PyMem_Realloc(s->features, sizeof(int64_t) * (size_t)capacity);
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            s->features = grown, s->capacity = capacity;
+        }
+        s->features[s->count++] = id;
+        if (s->previous >= 0) {
+            int64_t pair = find_pair(t, s->previous * t->pair_base + id);
+            if (pair >= t->n_features) {
+                PyErr_SetString(PyExc_ValueError, "a bigram id outside idf");
+                return -1;
+            }
+            if (pair >= 0) s->features[s->count++] = pair;
+        }
+    } else if (id != UNSEEN) {
+        PyErr_Format(PyExc_ValueError, "token id %lld is not a feature id", (long long)id);
+        return -1;
+    }
+    s->previous = id;
+    return 0;
+}
+
+/* Read a chunk's entries (FastScorer._chunks[chunk.lower()].entries): each WORD as its plain
+   id or, while a negation's scope is open, as its negated form's. */
+static int add_entries(Scoring *s, PyObject *chunks, PyObject *chunk, long scope, long *negated) {
+    static PyObject *lower = NULL;
+    if (lower == NULL && (lower = PyUnicode_InternFromString("lower")) == NULL) return -1;
+    PyObject *lowered = PyObject_CallMethodNoArgs(chunk, lower);
+    if (lowered == NULL) return -1;
+    PyObject *analysed = PyObject_GetItem(chunks, lowered);
+    Py_DECREF(lowered);
+    if (analysed == NULL) return -1;
+    int rc = -1;
+    PyObject *entries = PyTuple_Check(analysed) && PyTuple_GET_SIZE(analysed) == 3
+                            ? PyTuple_GET_ITEM(analysed, 2)
+                            : NULL;
+    if (entries == NULL || !PyTuple_Check(entries)) {
+        PyErr_SetString(PyExc_TypeError, "chunks must map a chunk to a Chunk");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(entries); i++) {
+        PyObject *entry = PyTuple_GET_ITEM(entries, i);
+        int64_t plain, negative, kind;
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3) {
+            PyErr_SetString(PyExc_TypeError, "a Chunk's entries must be (id, id, kind)");
+            goto done;
+        }
+        if (read_id(PyTuple_GET_ITEM(entry, 0), &plain) < 0 ||
+            read_id(PyTuple_GET_ITEM(entry, 1), &negative) < 0 ||
+            read_id(PyTuple_GET_ITEM(entry, 2), &kind) < 0)
+            goto done;
+        switch (kind) {
+        case WORD:
+            if (add_id(s, *negated ? negative : plain) < 0) goto done;
+            if (*negated) (*negated)--;
+            break;
+        case NEGATION:
+            if (add_id(s, plain) < 0) goto done;
+            *negated = scope;
+            break;
+        case BOUND: /* a text ends: so does the scope */
+            if (add_id(s, plain) < 0) goto done;
+            *negated = 0;
+            break;
+        case CLAUSE:
+            *negated = 0;
+            break;
+        default:
+            PyErr_Format(PyExc_ValueError, "entry kind %lld is not one of WORD..BOUND", (long long)kind);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_DECREF(analysed);
+    return rc;
+}
+
+/* Read one chunk: most are one plain id, straight from word_ids; the others, and every chunk
+   while a negation's scope is open, are read from their entries. */
+static int read_chunk(Scoring *s, PyObject *word_ids, PyObject *chunks, PyObject *word,
+                      long scope, long *negated) {
+    if (!PyUnicode_CheckExact(word)) {
+        PyErr_SetString(PyExc_TypeError, "chunks must be str");
+        return -1;
+    }
+    if (*negated == 0) {
+        PyObject *value = PyDict_GetItemWithError(word_ids, word); /* borrowed: held at once */
+        if (value != NULL) {
+            Py_INCREF(value);
+        } else if (PyErr_Occurred() || (value = PyObject_GetItem(word_ids, word)) == NULL) {
+            return -1; /* PyObject_GetItem runs the cache's __missing__ */
+        }
+        int64_t id;
+        int rc = read_id(value, &id);
+        Py_DECREF(value);
+        if (rc < 0) return -1;
+        if (id != SPECIAL) return add_id(s, id);
+    }
+    return add_entries(s, chunks, word, scope, negated);
+}
+
 PyDoc_STRVAR(probabilities_doc,
-"probabilities(ids, n_texts, keys, values, shift, pair_base, idf, coef, intercept, out)\n\n"
+"probabilities(chunks_of_texts, n_texts, word_ids, chunks, scope, slots, shift, pair_base,\n"
+"              weights, intercept, out)\n\n"
 "Write the probabilities of n_texts texts into out (float64, n_texts x labels).\n\n"
-"ids is a list of token ids, BOUNDARY between two texts and DROPPED where a chunk has no\n"
-"token; keys and values are a PairTable's arrays (int64) and shift its shift; idf, coef and\n"
-"intercept are float64 and C-contiguous.");
+"chunks_of_texts is the list of the texts' whitespace-separated chunks, a NUL chunk between\n"
+"two texts. word_ids maps a chunk as written to its one id, DROPPED or SPECIAL (a dict whose\n"
+"__missing__ analyses new ones), chunks maps a lower-cased chunk to its Chunk, and scope is\n"
+"how many words a negation reaches. slots is a PairTable's (int64, slots x 2) and shift its\n"
+"shift; weights (features x 1 + labels: idf, then the coefficients) and intercept are float64\n"
+"and C-contiguous.");
 
 static PyObject *probabilities(PyObject *module, PyObject *args) {
-    PyObject *ids;
+    PyObject *words, *word_ids, *chunks;
     Py_ssize_t n_texts;
+    long scope;
     unsigned shift;
     long long pair_base;
-    Py_buffer keys, values, idf, coef, intercept, out;
-    if (!PyArg_ParseTuple(args, "O!ny*y*ILy*y*y*w*", &PyList_Type, &ids, &n_texts, &keys,
-                          &values, &shift, &pair_base, &idf, &coef, &intercept, &out))
+    long negated = 0; /* how many words the open negation still reaches */
+    Py_buffer slots, weights, intercept, out;
+    if (!PyArg_ParseTuple(args, "O!nO!Oly*ILy*y*w*", &PyList_Type, &words, &n_texts,
+                          &PyDict_Type, &word_ids, &chunks, &scope, &slots, &shift, &pair_base,
+                          &weights, &intercept, &out))
         return NULL;
     PyObject *result = NULL;
-    int64_t *features = NULL;
+    Py_ssize_t n_slots = slots.len / 16, n_labels = intercept.len / 8;
     Tables t = {
-        .keys = keys.buf, .values = values.buf, .mask = (uint64_t)(keys.len / 8) - 1,
-        .shift = shift, .pair_base = pair_base, .idf = idf.buf, .coef = coef.buf,
-        .intercept = intercept.buf, .n_features = idf.len / 8, .n_labels = intercept.len / 8,
+        .slots = slots.buf, .mask = (uint64_t)n_slots - 1, .shift = shift,
+        .pair_base = pair_base, .weights = weights.buf, .intercept = intercept.buf,
+        .n_features = n_labels > 0 ? weights.len / 8 / (1 + n_labels) : 0, .n_labels = n_labels,
     };
-    Py_ssize_t n_slots = keys.len / 8;
+    Scoring s = {.t = &t, .previous = BOUNDARY, .n_texts = n_texts, .out = out.buf};
     /* A home slot is the top 64 - shift bits of a product: the table must have 2**(64 - shift)
        slots, or a slot would be read past its end. */
     if (shift < 1 || shift > 63 || (uint64_t)n_slots != (uint64_t)1 << (64 - shift) ||
-        values.len != keys.len) {
-        PyErr_SetString(PyExc_ValueError, "keys and values are not a PairTable's arrays");
+        slots.len != n_slots * 16) {
+        PyErr_SetString(PyExc_ValueError, "slots is not a PairTable's array");
         goto done;
     }
     if (t.n_labels < 1 || t.n_labels > MAX_LABELS) {
@@ -142,66 +295,27 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "pair_base is not one past the last feature id");
         goto done;
     }
-    if (read_doubles(&coef, t.n_labels * t.n_features, "coef") < 0 ||
+    if (read_doubles(&weights, (1 + t.n_labels) * t.n_features, "weights") < 0 ||
         read_doubles(&out, n_texts * t.n_labels, "out") < 0)
         goto done;
-    Py_ssize_t n_ids = PyList_GET_SIZE(ids);
-    /* A text's features: each token, and the bigram after it: at most two per id. */
-    features = PyMem_Malloc(sizeof(int64_t) * (2 * (size_t)n_ids + 1));
-    if (features == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    /* The list is ours, but a cache's __missing__ runs Python code: each chunk is held while
+       it is read, and the list's size is read again after each. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(words); i++) {
+        PyObject *word = Py_NewRef(PyList_GET_ITEM(words, i));
+        int rc = read_chunk(&s, word_ids, chunks, word, scope, &negated);
+        Py_DECREF(word);
+        if (rc < 0) goto done;
     }
-    Py_ssize_t text = 0, count = 0;
-    int64_t previous = BOUNDARY;
-    for (Py_ssize_t i = 0; i <= n_ids; i++) {
-        int64_t id = BOUNDARY; /* past the last id: the last text ends */
-        if (i < n_ids) {
-            /* An exact int only: converting anything else could run Python code that changes
-               the list under this loop. */
-            PyObject *item = PyList_GET_ITEM(ids, i);
-            if (!PyLong_CheckExact(item)) {
-                PyErr_SetString(PyExc_TypeError, "token ids must be ints");
-                goto done;
-            }
-            id = PyLong_AsLongLong(item);
-            if (id == -1 && PyErr_Occurred()) goto done;
-        }
-        if (id == DROPPED) continue; /* no token: its neighbours are next to each other */
-        if (id == BOUNDARY) {
-            if (text == n_texts) {
-                PyErr_SetString(PyExc_ValueError, "ids hold more texts than n_texts");
-                goto done;
-            }
-            text_probabilities(&t, features, count, (double *)out.buf + text * t.n_labels);
-            text++, count = 0;
-        } else if (id >= 0 && id < t.n_features) {
-            features[count++] = id;
-            if (previous >= 0) {
-                int64_t pair = find_pair(&t, previous * t.pair_base + id);
-                if (pair >= t.n_features) {
-                    PyErr_SetString(PyExc_ValueError, "a bigram id outside idf");
-                    goto done;
-                }
-                if (pair >= 0) features[count++] = pair;
-            }
-        } else if (id != UNSEEN) {
-            PyErr_Format(PyExc_ValueError, "token id %lld is not a feature id", (long long)id);
-            goto done;
-        }
-        previous = id;
-    }
-    if (text != n_texts) {
-        PyErr_SetString(PyExc_ValueError, "ids hold fewer texts than n_texts");
+    if (add_id(&s, BOUNDARY) < 0) goto done; /* past the last chunk: the last text ends */
+    if (s.text != n_texts) {
+        PyErr_SetString(PyExc_ValueError, "the chunks hold fewer texts than n_texts");
         goto done;
     }
     result = Py_NewRef(Py_None);
 done:
-    PyMem_Free(features);
-    PyBuffer_Release(&keys);
-    PyBuffer_Release(&values);
-    PyBuffer_Release(&idf);
-    PyBuffer_Release(&coef);
+    PyMem_Free(s.features);
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&weights);
     PyBuffer_Release(&intercept);
     PyBuffer_Release(&out);
     return result;
@@ -213,7 +327,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "model._kernel", "The fast path's arithmetic in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "model._kernel", "The fast path's per-token work in C.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__kernel(void) { return PyModule_Create(&module); }

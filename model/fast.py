@@ -9,9 +9,10 @@ of a scoring run's start-up and memory.
 n-gram, and a sparse matrix per call. Here each whitespace-separated chunk
 of lower-cased text is analysed once and cached as vocabulary ids (and the ids of its negated
 forms), bigrams are looked up as pairs of unigram ids, and the TF-IDF weighting, L2 norm, dot
-product and softmax are plain arithmetic: one call of the C kernel (model/_kernel.c) where it
-was built, else Python floats for one text and numpy for a batch. tests/model/test_fast.py
-checks that both give predict_proba's probabilities within 1e-9.
+product and softmax are plain arithmetic. Where the C kernel (model/_kernel.c) was built, one
+call of it reads a text's or a batch's chunks from those caches and does all the sums; else
+Python reads them, and the sums are Python floats for one text and numpy for a batch.
+tests/model/test_fast.py checks that both give predict_proba's probabilities within 1e-9.
 """
 
 import json
@@ -144,8 +145,10 @@ class PairTable:
         bits = max(4, int(len(keys) * 4).bit_length())  # a quarter full: most finds take one probe
         self.mask = (1 << bits) - 1
         self.shift = np.uint64(64 - bits)
-        self.keys = np.full(self.mask + 1, self.EMPTY, dtype=np.int64)
-        self.values = np.full(self.mask + 1, UNSEEN, dtype=np.int64)
+        # Each slot's key beside its value: a find in the kernel reads one cache line, not two.
+        self.slots = np.empty((self.mask + 1, 2), dtype=np.int64)
+        self.keys, self.values = self.slots[:, 0], self.slots[:, 1]
+        self.keys[:], self.values[:] = self.EMPTY, UNSEEN
         # Linear probing, every key at once: a key moves on only past taken slots, so a find
         # that walks from a key's home slot to an empty one passes it.
         pending, slots = np.arange(len(keys)), self._home(keys)
@@ -333,17 +336,6 @@ class FastScorer:
         self._pair_values = np.asarray(pair_ids, dtype=np.int64)
         self.pair_table = PairTable(self._pair_keys, self._pair_values)
         self._intercept = self.intercept.tolist()
-        self.kernel = KERNEL  # None: the same sums in numpy and Python (tests set it so too)
-        self._kernel_tables = (
-            self.pair_table.keys,
-            self.pair_table.values,
-            int(self.pair_table.shift),
-            self._pair_base,
-            np.ascontiguousarray(self.idf),
-            np.ascontiguousarray(self.coef),
-            np.ascontiguousarray(self.intercept),
-        )
-        self._no_probabilities = array("d", bytes(8 * len(self._intercept)))
         found = Lemmas.stored(tables.dictionary, tables.dictionary_source)
         self._lemmatize = found.folded if self.analyzer.fold_spelling else found.plain
         self._actors = actor_names() if self.analyzer.mask_actors else None
@@ -351,9 +343,23 @@ class FastScorer:
         # text is split as written, and only a chunk not seen before is lower-cased, which is
         # as lower-casing the text (tests/model/test_fast.py checks that no whitespace character
         # is seen through by lower(), as its final-sigma rule sees through some characters).
-        # A lone NUL is the end of a text: only a batch's JOIN holds one (see batch_token_ids).
+        # A lone NUL is the end of a text: only a batch's JOIN holds one (see _batch_words).
         self._chunks = BoundedCache(self._chunk, {NUL: END_OF_TEXT})
         self._word_ids = BoundedCache(self._word_id, {NUL: BOUNDARY})
+        self.kernel = KERNEL  # None: the same sums in numpy and Python (tests set it so too)
+        # What each call of the kernel reads beside the texts' chunks: the caches it reads them
+        # from (see below), then the tables.
+        self._kernel_tables = (
+            self._word_ids,
+            self._chunks,
+            NEGATION_SCOPE,
+            self.pair_table.slots,
+            int(self.pair_table.shift),
+            self._pair_base,
+            np.ascontiguousarray(np.column_stack([self.idf, self.coef.T])),  # a feature a row
+            np.ascontiguousarray(self.intercept),
+        )
+        self._no_probabilities = array("d", bytes(8 * len(self._intercept)))
 
     # What only the plain-Python arithmetic and explanations read, made on first use: with the
     # kernel a scoring run never needs them (0.02 s and a few MB of every start-up).
@@ -432,41 +438,44 @@ class FastScorer:
 
     def token_ids(self, text: str) -> list[int]:
         """Return the vocabulary id of each token the Analyzer makes of text (UNSEEN if none)."""
-        ids = self._text_ids(text)
+        ids = self._ids(self._text_words(text))
         return [i for i in ids if i != DROPPED] if DROPPED in ids else ids
-
-    def _text_ids(self, text: str) -> list[int]:
-        if NUL in text:
-            text = text.replace(NUL, NOT_NUL)
-        return self._ids(strip_accents(text))
 
     def batch_token_ids(self, texts: Sequence[str]) -> np.ndarray:
         """Return the token ids of each text in turn, with BOUNDARY between two texts."""
-        ids = self._batch_ids(texts)
+        ids = self._ids(self._batch_words(texts))
         tokens = np.fromiter(ids, dtype=np.int64, count=len(ids))  # a third faster than asarray
         return tokens[tokens != DROPPED]
 
-    def _batch_ids(self, texts: Sequence[str]) -> list[int]:
-        """The token ids of each text in turn, BOUNDARY between two texts, DROPPED where a
-        chunk has none."""
+    def _text_words(self, text: str) -> list[str]:
+        """The whitespace-separated chunks of one text, as _words makes them."""
+        if NUL in text:
+            text = text.replace(NUL, NOT_NUL)
+        return self._words(strip_accents(text))
+
+    def _batch_words(self, texts: Sequence[str]) -> list[str]:
+        """The chunks of each text in turn, as _words makes them, a NUL chunk between two."""
         if any(map(str.__contains__, texts, repeat(NUL))):  # a text holds a NUL: one at a time
-            ids: list[int] = []
+            words: list[str] = []
             for text in texts:
-                ids += self._text_ids(text)
-                ids.append(BOUNDARY)
-            ids.pop()
-            return ids
+                words += self._text_words(text)
+                words.append(NUL)
+            words.pop()
+            return words
         joined = JOIN.join(texts)
         if not joined.isascii():  # else there are no accents to strip, nor a call per text
             joined = JOIN.join(map(strip_accents, texts))
-        return self._ids(joined)
+        return self._words(joined)
 
-    def _ids(self, text: str) -> list[int]:
-        """The ids of text, its accents stripped, DROPPED where a chunk has none: one text, or a
-        batch's texts JOINed."""
+    def _words(self, text: str) -> list[str]:
+        """The whitespace-separated chunks of text, its accents stripped and its actor names
+        masked: one text, or a batch's texts JOINed."""
         if self._actors is not None:
             text = self._actors.masked(text, NUL, ACTOR_MASK)
-        words = text.split()
+        return text.split()
+
+    def _ids(self, words: list[str]) -> list[int]:
+        """The ids of the chunks words, DROPPED where a chunk has none, as the kernel reads them."""
         ids = list(map(self._word_ids.__getitem__, words))
         if SPECIAL not in ids:  # most statements: one plain id per chunk
             return ids
@@ -546,7 +555,7 @@ class FastScorer:
         less than either."""
         if self.kernel is not None:
             found = array("d", self._no_probabilities)
-            self.kernel.probabilities(self._text_ids(text), 1, *self._kernel_tables, found)
+            self.kernel.probabilities(self._text_words(text), 1, *self._kernel_tables, found)
             return found.tolist()
         features = self.token_ids(text)
         if self.bigrams:
@@ -594,7 +603,9 @@ class FastScorer:
         n_texts = len(texts)
         if self.kernel is not None:
             found = np.empty((n_texts, len(self.intercept)))
-            self.kernel.probabilities(self._batch_ids(texts), n_texts, *self._kernel_tables, found)
+            self.kernel.probabilities(
+                self._batch_words(texts), n_texts, *self._kernel_tables, found
+            )
             return found
         keys = self._batch_keys(texts)
         if n_texts * self.n_features <= np.iinfo(np.int32).max:

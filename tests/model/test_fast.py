@@ -18,6 +18,8 @@ from model.fast import (
     BOUNDARY,
     DROPPED,
     KERNEL,
+    NUL,
+    SPECIAL,
     UNSEEN,
     FastScorer,
     PairTable,
@@ -83,39 +85,57 @@ def test_one_text_probabilities_equal_scikit_learn(arithmetic, corpus_texts):
     np.testing.assert_allclose(one_by_one, expected, atol=TOLERANCE)
 
 
-def test_the_kernel_refuses_ids_it_cannot_read(predictor):
+def test_the_kernel_refuses_chunks_and_ids_it_cannot_read(predictor):
     if KERNEL is None:
         pytest.skip("model._kernel is not built")
     scorer = predictor.fast
-    tables = scorer._kernel_tables
+    word_ids, chunks, scope, *tables = scorer._kernel_tables
     out = np.empty((2, len(LABELS)))
-    KERNEL.probabilities([0, DROPPED, 1, BOUNDARY, UNSEEN], 2, *tables, out)
-    np.testing.assert_allclose(out.sum(axis=1), 1.0)
-    for ids, n_texts, message in [
-        ([scorer.n_features], 1, "not a feature id"),
-        ([-7], 1, "not a feature id"),
-        ([0, BOUNDARY, 1], 1, "more texts"),
-        ([0, BOUNDARY, 1, BOUNDARY, 2], 4, "fewer texts"),
-        (["a"], 1, "must be ints"),
-        ([True], 1, "must be ints"),
-        ([2**70], 1, "too (large|big)"),
+    KERNEL.probabilities(["Talks", "resumed", NUL, "not", "war"], 2, *scorer._kernel_tables, out)
+    np.testing.assert_allclose(out, scorer.probabilities(["Talks resumed", "not war"]))
+    # A DROPPED chunk has no token: the words either side of it make a bigram.
+    first, second = next(t for t in scorer.terms if " " in t).split(" ")
+    ids = {"1": scorer.vocabulary[first], "2": scorer.vocabulary[second], "-": DROPPED}
+    apart, together = np.empty((1, len(LABELS))), np.empty((1, len(LABELS)))
+    KERNEL.probabilities(["1", "-", "2"], 1, ids, chunks, scope, *tables, apart)
+    KERNEL.probabilities(["1", "2"], 1, ids, chunks, scope, *tables, together)
+    np.testing.assert_array_equal(apart, together)
+    KERNEL.probabilities(["1", "1"], 1, ids, chunks, scope, *tables, apart)  # no such bigram
+    assert not np.allclose(apart, together)
+    n = scorer.n_features
+    entry = ((0, 0, 0),)
+    for words, n_texts, ids, analysed, message in [
+        (["a"], 1, {"a": n}, {}, "not a feature id"),
+        (["a"], 1, {"a": -7}, {}, "not a feature id"),
+        (["a"], 1, {"a": "0"}, {}, "must be ints"),
+        (["a"], 1, {"a": True}, {}, "must be ints"),
+        (["a"], 1, {"a": 2**70}, {}, "too (large|big)"),
+        (["a"], 1, {}, {}, "'a'"),  # a plain dict has no __missing__
+        ([b"a"], 1, {}, {}, "must be str"),
+        (["a", NUL, "a"], 1, {"a": 0, NUL: BOUNDARY}, {}, "more texts"),
+        (["a", NUL, "a"], 3, {"a": 0, NUL: BOUNDARY}, {}, "fewer texts"),
+        (["A"], 1, {"A": SPECIAL}, {"a": (0, False, ((0, 0, 9),))}, "entry kind"),
+        (["A"], 1, {"A": SPECIAL}, {"a": (0, False, ((0, 0),))}, "entries"),
+        (["A"], 1, {"A": SPECIAL}, {"a": entry}, "a Chunk"),
+        (["A"], 1, {"A": SPECIAL}, {"a": (0, False, ((0, 2**70, 0),))}, "too (large|big)"),
     ]:
         found = np.empty((n_texts, len(LABELS)))
-        with pytest.raises((ValueError, TypeError, OverflowError), match=message):
-            KERNEL.probabilities(ids, n_texts, *tables, found)
+        with pytest.raises((ValueError, TypeError, OverflowError, KeyError), match=message):
+            KERNEL.probabilities(words, n_texts, ids, analysed, scope, *tables, found)
     with pytest.raises(ValueError, match="out"):
-        KERNEL.probabilities([0], 1, *tables, np.empty(2))
-    keys, values, shift, base, *weights = tables
+        KERNEL.probabilities(["a"], 1, *scorer._kernel_tables, np.empty(2))
+    slots, shift, base, weights, intercept = tables
     for wrong in (
-        (keys[:-1], values[:-1], shift, base),  # not a power of two
-        (keys, values, shift - 1, base),  # home slots past the end
-        (keys, values[:-1], shift, base),
-        (keys, values, shift, base + 1),
+        (slots[:-1], shift, base, weights, intercept),  # not a power of two
+        (slots, shift - 1, base, weights, intercept),  # home slots past the end
+        (slots[:, :1].copy(), shift, base, weights, intercept),  # keys without values
+        (slots, shift, base + 1, weights, intercept),
+        (slots, shift, base, weights[:, :-1].copy(), intercept),  # a label short
     ):
-        with pytest.raises(ValueError, match=r"PairTable|pair_base"):
-            KERNEL.probabilities([0, 1], 1, *wrong, *weights, np.empty(len(LABELS)))
-    with pytest.raises(TypeError):
-        KERNEL.probabilities([0], 1, *tables, bytes(8 * len(LABELS)))  # not writable
+        with pytest.raises(ValueError, match=r"PairTable|pair_base|weights"):
+            KERNEL.probabilities(["a"], 1, word_ids, chunks, scope, *wrong, np.empty(len(LABELS)))
+    with pytest.raises(TypeError):  # not writable
+        KERNEL.probabilities(["a"], 1, *scorer._kernel_tables, bytes(8 * len(LABELS)))
 
 
 # Texts that stress the analyzer: any unicode, negations, clause ends, actor names, nothing.
