@@ -41,9 +41,20 @@ typedef struct {
     Py_ssize_t n_labels;
 } Tables;
 
+/* Ask for the cache line at address before it is read, where the compiler can. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)0)
+#endif
+
+static uint64_t home_slot(const Tables *t, int64_t key) {
+    return ((uint64_t)key * MULTIPLIER) >> t->shift;
+}
+
 /* PairTable.find for one key: linear probing from its Fibonacci-hashed home slot. */
 static int64_t find_pair(const Tables *t, int64_t key) {
-    uint64_t slot = ((uint64_t)key * MULTIPLIER) >> t->shift;
+    uint64_t slot = home_slot(t, key);
     for (uint64_t probes = 0; probes <= t->mask; probes++) { /* a quarter full: a walk ends */
         int64_t stored = t->slots[2 * slot];
         if (stored == key) return t->slots[2 * slot + 1];
@@ -111,12 +122,12 @@ static int read_doubles(Py_buffer *view, Py_ssize_t count, const char *name) {
     return 0;
 }
 
-/* A batch being scored: the current text's feature ids so far, and where its probabilities go. */
+/* A batch being scored: the current text's tokens so far, and where its probabilities go. */
 typedef struct {
     const Tables *t;
-    int64_t *features;
+    int64_t *tokens;   /* the text's token ids in order, UNSEEN included: capacity of them */
+    int64_t *features; /* room for its features, two per token, after the tokens */
     Py_ssize_t count, capacity;
-    int64_t previous; /* the last token id read: a bigram's first half when it is a feature */
     Py_ssize_t text, n_texts;
     double *out;
 } Scoring;
@@ -131,41 +142,56 @@ static int read_id(PyObject *item, int64_t *id) {
     return (*id == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* Add one token id to the text being read; BOUNDARY ends it. */
-static int add_id(Scoring *s, int64_t id) {
+/* The text read so far to its probabilities: its features are each known token and the
+   bigram of each pair of known neighbours. Every table slot and weight row is asked for before
+   any is read: their cache misses then overlap rather than come one after another. */
+static int end_text(Scoring *s) {
     const Tables *t = s->t;
-    if (id == DROPPED) return 0; /* no token: its neighbours are next to each other */
-    if (id == BOUNDARY) {
-        if (s->text == s->n_texts) {
-            PyErr_SetString(PyExc_ValueError, "the chunks hold more texts than n_texts");
+    const int64_t *tokens = s->tokens;
+    int64_t *features = s->features;
+    Py_ssize_t n = s->count, found = 0;
+    if (s->text == s->n_texts) {
+        PyErr_SetString(PyExc_ValueError, "the chunks hold more texts than n_texts");
+        return -1;
+    }
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (tokens[i - 1] >= 0 && tokens[i] >= 0)
+            PREFETCH(t->slots + 2 * home_slot(t, tokens[i - 1] * t->pair_base + tokens[i]));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (tokens[i] < 0) continue;
+        features[found++] = tokens[i];
+        if (i == 0 || tokens[i - 1] < 0) continue;
+        int64_t pair = find_pair(t, tokens[i - 1] * t->pair_base + tokens[i]);
+        if (pair >= t->n_features) {
+            PyErr_SetString(PyExc_ValueError, "a bigram id outside idf");
             return -1;
         }
-        text_probabilities(t, s->features, s->count, s->out + s->text * t->n_labels);
-        s->text++, s->count = 0;
-    } else if (id >= 0 && id < t->n_features) {
-        if (s->count + 2 > s->capacity) { /* each token, and the bigram it ends */
-            Py_ssize_t capacity = 2 * s->capacity + 64;
-            int64_t *grown = PyMem_Realloc(s->features, sizeof(int64_t) * (size_t)capacity);
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            s->features = grown, s->capacity = capacity;
-        }
-        s->features[s->count++] = id;
-        if (s->previous >= 0) {
-            int64_t pair = find_pair(t, s->previous * t->pair_base + id);
-            if (pair >= t->n_features) {
-                PyErr_SetString(PyExc_ValueError, "a bigram id outside idf");
-                return -1;
-            }
-            if (pair >= 0) s->features[s->count++] = pair;
-        }
-    } else if (id != UNSEEN) {
+        if (pair >= 0) features[found++] = pair;
+    }
+    for (Py_ssize_t i = 0; i < found; i++) PREFETCH(t->weights + features[i] * (1 + t->n_labels));
+    text_probabilities(t, features, found, s->out + s->text * t->n_labels);
+    s->text++, s->count = 0;
+    return 0;
+}
+
+/* Add one token id to the text being read; BOUNDARY ends it. */
+static int add_id(Scoring *s, int64_t id) {
+    if (id == DROPPED) return 0; /* no token: its neighbours are next to each other */
+    if (id == BOUNDARY) return end_text(s);
+    if (id < UNSEEN || id >= s->t->n_features) {
         PyErr_Format(PyExc_ValueError, "token id %lld is not a feature id", (long long)id);
         return -1;
     }
-    s->previous = id;
+    if (s->count == s->capacity) {
+        Py_ssize_t capacity = 2 * s->capacity + 64;
+        int64_t *grown = PyMem_Realloc(s->tokens, 3 * sizeof(int64_t) * (size_t)capacity);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->tokens = grown, s->features = grown + capacity, s->capacity = capacity;
+    }
+    s->tokens[s->count++] = id;
     return 0;
 }
 
@@ -279,7 +305,7 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
         .pair_base = pair_base, .weights = weights.buf, .intercept = intercept.buf,
         .n_features = n_labels > 0 ? weights.len / 8 / (1 + n_labels) : 0, .n_labels = n_labels,
     };
-    Scoring s = {.t = &t, .previous = BOUNDARY, .n_texts = n_texts, .out = out.buf};
+    Scoring s = {.t = &t, .n_texts = n_texts, .out = out.buf};
     /* A home slot is the top 64 - shift bits of a product: the table must have 2**(64 - shift)
        slots, or a slot would be read past its end. */
     if (shift < 1 || shift > 63 || (uint64_t)n_slots != (uint64_t)1 << (64 - shift) ||
@@ -313,7 +339,7 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    PyMem_Free(s.features);
+    PyMem_Free(s.tokens);
     PyBuffer_Release(&slots);
     PyBuffer_Release(&weights);
     PyBuffer_Release(&intercept);
