@@ -554,10 +554,16 @@ def csv_rows(scored: Columns) -> str:
             fields.append(_six_decimals(list(group)))
         else:
             fields.extend(map(_csv_fields, group))
-    rows = map(",".join, zip(*fields, strict=True))
-    if len(scored.values) == 1:  # csv.writer quotes a row's only field when it is empty
-        rows = ['""' if row == "" else row for row in rows]
-    return "\n".join(rows) + "\n"
+    if len(fields) == 1:  # csv.writer quotes a row's only field when it is empty
+        return "".join('""\n' if field == "" else field + "\n" for field in fields[0])
+    # Every field, each followed by its comma or its row's newline, in one list joined once:
+    # twice as fast as a join per row.
+    step = 2 * len(fields)
+    flat = [","] * (step * len(scored))
+    for i, column in enumerate(fields):
+        flat[2 * i :: step] = column
+    flat[step - 1 :: step] = itertools.repeat("\n", len(scored))
+    return "".join(flat)
 
 
 def _csv_fields(values: Any) -> Any:
