@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The token ids model/fast.py gives (UNSEEN, BOUNDARY, SPECIAL, DROPPED there), the kinds
    of a Chunk's entries (WORD, NEGATION, CLAUSE, BOUND) and PairTable's EMPTY. */
@@ -251,53 +252,194 @@ done:
     return rc;
 }
 
-/* Read one chunk: most are one plain id, straight from word_ids; the others, and every chunk
-   while a negation's scope is open, are read from their entries. */
-static int read_chunk(Scoring *s, PyObject *word_ids, PyObject *chunks, PyObject *word,
-                      long scope, long *negated) {
-    if (!PyUnicode_CheckExact(word)) {
-        PyErr_SetString(PyExc_TypeError, "chunks must be str");
-        return -1;
+/* ChunkTable: each chunk seen (as written, by its code points) to its one id, DROPPED or
+   SPECIAL, in C. It stands where a dict of str would: no str is made, hashed or freed for a
+   chunk seen before, which was a fifth of a scoring run. Bounded as FastScorer's caches are:
+   cleared when it holds `limit` chunks. A probe walks at most MAX_PROBES slots, and the hash is
+   seeded per table, so chunks written to collide cost a call of word_id each, not a longer walk. */
+
+#define MAX_PROBES 32
+#define FIRST_SLOTS 1024
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t start, length; /* its code points in the pool; length 0: an empty slot */
+    int64_t id;
+} ChunkSlot;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t limit, used;
+    uint64_t mask, seed;
+    ChunkSlot *slots;
+    Py_UCS4 *pool;
+    Py_ssize_t pool_used, pool_size;
+} ChunkTable;
+
+static void chunk_table_dealloc(ChunkTable *self) {
+    PyMem_Free(self->slots);
+    PyMem_Free(self->pool);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *chunk_table_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"limit", "seed", NULL};
+    Py_ssize_t limit;
+    unsigned long long seed;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nK", names, &limit, &seed)) return NULL;
+    if (limit < 1) {
+        PyErr_SetString(PyExc_ValueError, "limit: at least one chunk");
+        return NULL;
     }
-    if (*negated == 0) {
-        PyObject *value = PyDict_GetItemWithError(word_ids, word); /* borrowed: held at once */
-        if (value != NULL) {
-            Py_INCREF(value);
-        } else if (PyErr_Occurred() || (value = PyObject_GetItem(word_ids, word)) == NULL) {
-            return -1; /* PyObject_GetItem runs the cache's __missing__ */
+    ChunkTable *self = (ChunkTable *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->limit = limit, self->seed = seed;
+    return (PyObject *)self;
+}
+
+static Py_ssize_t chunk_table_len(ChunkTable *self) { return self->used; }
+
+/* Empty the table, keeping its memory. */
+static void chunk_table_clear(ChunkTable *self) {
+    if (self->slots != NULL) memset(self->slots, 0, sizeof(ChunkSlot) * (size_t)(self->mask + 1));
+    self->used = 0, self->pool_used = 0;
+}
+
+static uint64_t chunk_hash(const ChunkTable *table, const Py_UCS4 *chars, Py_ssize_t n) {
+    uint64_t hash = table->seed ^ 0xcbf29ce484222325ULL; /* FNV-1a, seeded */
+    for (Py_ssize_t i = 0; i < n; i++) hash = (hash ^ chars[i]) * 0x100000001b3ULL;
+    return hash ^ (hash >> 29);
+}
+
+/* The slot holding chars, or the empty slot where they would go, or NULL past MAX_PROBES. */
+static ChunkSlot *chunk_slot(ChunkTable *table, uint64_t hash, const Py_UCS4 *chars,
+                             Py_ssize_t n) {
+    if (table->slots == NULL) return NULL;
+    uint64_t at = hash & table->mask;
+    for (int probe = 0; probe < MAX_PROBES; probe++, at = (at + 1) & table->mask) {
+        ChunkSlot *slot = &table->slots[at];
+        if (slot->length == 0) return slot;
+        if (slot->hash == hash && slot->length == n &&
+            memcmp(table->pool + slot->start, chars, sizeof(Py_UCS4) * (size_t)n) == 0)
+            return slot;
+    }
+    return NULL;
+}
+
+/* Keep chars -> id, making room first: at most half the slots are taken. */
+static int chunk_table_add(ChunkTable *table, uint64_t hash, const Py_UCS4 *chars,
+                           Py_ssize_t n, int64_t id) {
+    if (table->used >= table->limit) chunk_table_clear(table);
+    if (table->slots == NULL || 2 * (uint64_t)(table->used + 1) > table->mask + 1) {
+        uint64_t size = table->slots == NULL ? FIRST_SLOTS : 2 * (table->mask + 1);
+        ChunkSlot *grown = PyMem_Calloc((size_t)size, sizeof(ChunkSlot));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
         }
-        int64_t id;
-        int rc = read_id(value, &id);
-        Py_DECREF(value);
-        if (rc < 0) return -1;
-        if (id != SPECIAL) return add_id(s, id);
+        ChunkSlot *old = table->slots;
+        uint64_t old_size = old == NULL ? 0 : table->mask + 1;
+        table->slots = grown, table->mask = size - 1;
+        for (uint64_t i = 0; i < old_size; i++) { /* every old entry, into the new slots */
+            if (old[i].length == 0) continue;
+            uint64_t at = old[i].hash & table->mask;
+            while (grown[at].length != 0) at = (at + 1) & table->mask;
+            grown[at] = old[i];
+        }
+        PyMem_Free(old);
     }
-    return add_entries(s, chunks, word, scope, negated);
+    ChunkSlot *slot = chunk_slot(table, hash, chars, n);
+    if (slot == NULL || slot->length != 0) return 0; /* a long walk, or there already */
+    if (table->pool_used + n > table->pool_size) {
+        Py_ssize_t size = 2 * (table->pool_size + n) + 4096;
+        Py_UCS4 *grown = PyMem_Realloc(table->pool, sizeof(Py_UCS4) * (size_t)size);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        table->pool = grown, table->pool_size = size;
+    }
+    memcpy(table->pool + table->pool_used, chars, sizeof(Py_UCS4) * (size_t)n);
+    *slot = (ChunkSlot){.hash = hash, .start = table->pool_used, .length = n, .id = id};
+    table->pool_used += n, table->used++;
+    return 0;
+}
+
+static PySequenceMethods chunk_table_sequence = {.sq_length = (lenfunc)chunk_table_len};
+
+static PyTypeObject ChunkTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "model._kernel.ChunkTable",
+    .tp_doc = PyDoc_STR("ChunkTable(limit, seed): chunks as written to their ids, for probabilities"),
+    .tp_basicsize = sizeof(ChunkTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = chunk_table_new,
+    .tp_dealloc = (destructor)chunk_table_dealloc,
+    .tp_as_sequence = &chunk_table_sequence,
+};
+
+/* A text's chunks, read one at a time: each as code points, in a buffer of this call's. */
+typedef struct {
+    Py_UCS4 *chars;
+    Py_ssize_t length, size;
+} ChunkChars;
+
+/* Read one chunk: most are one plain id, straight from the table; the others, and every chunk
+   while a negation's scope is open, are read from their entries. word_id makes a new chunk's. */
+static int read_chunk(Scoring *s, ChunkTable *table, PyObject *word_id, PyObject *chunks,
+                      const ChunkChars *chunk, long scope, long *negated) {
+    uint64_t hash = 0;
+    if (*negated == 0) {
+        hash = chunk_hash(table, chunk->chars, chunk->length);
+        ChunkSlot *slot = chunk_slot(table, hash, chunk->chars, chunk->length);
+        if (slot != NULL && slot->length != 0) {
+            if (slot->id != SPECIAL) return add_id(s, slot->id);
+        } else { /* not seen, or past a long walk */
+            PyObject *word = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, chunk->chars,
+                                                       chunk->length);
+            if (word == NULL) return -1;
+            PyObject *value = PyObject_CallOneArg(word_id, word); /* runs Python code */
+            Py_DECREF(word);
+            if (value == NULL) return -1;
+            int64_t id;
+            int rc = read_id(value, &id);
+            Py_DECREF(value);
+            if (rc < 0 || chunk_table_add(table, hash, chunk->chars, chunk->length, id) < 0)
+                return -1;
+            if (id != SPECIAL) return add_id(s, id);
+        }
+    }
+    PyObject *word = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, chunk->chars, chunk->length);
+    if (word == NULL) return -1;
+    int rc = add_entries(s, chunks, word, scope, negated);
+    Py_DECREF(word);
+    return rc;
 }
 
 PyDoc_STRVAR(probabilities_doc,
-"probabilities(chunks_of_texts, n_texts, word_ids, chunks, scope, slots, shift, pair_base,\n"
+"probabilities(text, n_texts, table, word_id, chunks, scope, slots, shift, pair_base,\n"
 "              weights, intercept, out)\n\n"
 "Write the probabilities of n_texts texts into out (float64, n_texts x labels).\n\n"
-"chunks_of_texts is the list of the texts' whitespace-separated chunks, a NUL chunk between\n"
-"two texts. word_ids maps a chunk as written to its one id, DROPPED or SPECIAL (a dict whose\n"
-"__missing__ analyses new ones), chunks maps a lower-cased chunk to its Chunk, and scope is\n"
+"text holds the texts, a NUL chunk between two; it is split on whitespace as str.split()\n"
+"splits it. table is a ChunkTable of the chunks seen before, word_id(chunk) gives a new\n"
+"chunk's one id, DROPPED or SPECIAL, chunks maps a lower-cased chunk to its Chunk, and scope is\n"
 "how many words a negation reaches. slots is a PairTable's (int64, slots x 2) and shift its\n"
 "shift; weights (features x 1 + labels: idf, then the coefficients) and intercept are float64\n"
 "and C-contiguous.");
 
 static PyObject *probabilities(PyObject *module, PyObject *args) {
-    PyObject *words, *word_ids, *chunks;
+    PyObject *text, *word_id, *chunks;
+    ChunkTable *table;
     Py_ssize_t n_texts;
     long scope;
     unsigned shift;
     long long pair_base;
     long negated = 0; /* how many words the open negation still reaches */
     Py_buffer slots, weights, intercept, out;
-    if (!PyArg_ParseTuple(args, "O!nO!Oly*ILy*y*w*", &PyList_Type, &words, &n_texts,
-                          &PyDict_Type, &word_ids, &chunks, &scope, &slots, &shift, &pair_base,
-                          &weights, &intercept, &out))
+    if (!PyArg_ParseTuple(args, "UnO!OOly*ILy*y*w*", &text, &n_texts, &ChunkTableType, &table,
+                          &word_id, &chunks, &scope, &slots, &shift, &pair_base, &weights,
+                          &intercept, &out))
         return NULL;
+    ChunkChars chunk = {0};
     PyObject *result = NULL;
     Py_ssize_t n_slots = slots.len / 16, n_labels = intercept.len / 8;
     Tables t = {
@@ -324,13 +466,31 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
     if (read_doubles(&weights, (1 + t.n_labels) * t.n_features, "weights") < 0 ||
         read_doubles(&out, n_texts * t.n_labels, "out") < 0)
         goto done;
-    /* The list is ours, but a cache's __missing__ runs Python code: each chunk is held while
-       it is read, and the list's size is read again after each. */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(words); i++) {
-        PyObject *word = Py_NewRef(PyList_GET_ITEM(words, i));
-        int rc = read_chunk(&s, word_ids, chunks, word, scope, &negated);
-        Py_DECREF(word);
-        if (rc < 0) goto done;
+    /* text is a str: nothing the callbacks do can change it. */
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    for (Py_ssize_t i = 0; i < length;) {
+        if (Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        chunk.length = 0;
+        for (; i < length; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (Py_UNICODE_ISSPACE(c)) break;
+            if (chunk.length == chunk.size) {
+                Py_ssize_t size = 2 * chunk.size + 64;
+                Py_UCS4 *grown = PyMem_Realloc(chunk.chars, sizeof(Py_UCS4) * (size_t)size);
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                chunk.chars = grown, chunk.size = size;
+            }
+            chunk.chars[chunk.length++] = c;
+        }
+        if (read_chunk(&s, table, word_id, chunks, &chunk, scope, &negated) < 0) goto done;
     }
     if (add_id(&s, BOUNDARY) < 0) goto done; /* past the last chunk: the last text ends */
     if (s.text != n_texts) {
@@ -340,6 +500,7 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
     result = Py_NewRef(Py_None);
 done:
     PyMem_Free(s.tokens);
+    PyMem_Free(chunk.chars);
     PyBuffer_Release(&slots);
     PyBuffer_Release(&weights);
     PyBuffer_Release(&intercept);
@@ -356,4 +517,13 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "model._kernel", "The fast path's per-token work in C.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__kernel(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernel(void) {
+    if (PyType_Ready(&ChunkTableType) < 0) return NULL;
+    PyObject *created = PyModule_Create(&module);
+    if (created == NULL) return NULL;
+    if (PyModule_AddObjectRef(created, "ChunkTable", (PyObject *)&ChunkTableType) < 0) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
+}

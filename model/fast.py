@@ -17,6 +17,7 @@ tests/model/test_fast.py checks that both give predict_proba's probabilities wit
 
 import json
 import math
+import random
 import re
 import unicodedata
 from array import array
@@ -343,14 +344,17 @@ class FastScorer:
         # text is split as written, and only a chunk not seen before is lower-cased, which is
         # as lower-casing the text (tests/model/test_fast.py checks that no whitespace character
         # is seen through by lower(), as its final-sigma rule sees through some characters).
-        # A lone NUL is the end of a text: only a batch's JOIN holds one (see _batch_words).
+        # A lone NUL is the end of a text: only a batch's JOIN holds one (see _batch_text).
         self._chunks = BoundedCache(self._chunk, {NUL: END_OF_TEXT})
         self._word_ids = BoundedCache(self._word_id, {NUL: BOUNDARY})
         self.kernel = KERNEL  # None: the same sums in numpy and Python (tests set it so too)
         # What each call of the kernel reads beside the texts' chunks: the caches it reads them
         # from (see below), then the tables.
         self._kernel_tables = (
-            self._word_ids,
+            # Chunks as written to their ids, in C: the kernel's own _word_ids, which it fills
+            # through _word_id. Its hash is seeded at random, as str's is.
+            None if KERNEL is None else KERNEL.ChunkTable(CHUNK_CACHE_SIZE, random.getrandbits(64)),
+            self._word_id,
             self._chunks,
             NEGATION_SCOPE,
             self.pair_table.slots,
@@ -438,41 +442,36 @@ class FastScorer:
 
     def token_ids(self, text: str) -> list[int]:
         """Return the vocabulary id of each token the Analyzer makes of text (UNSEEN if none)."""
-        ids = self._ids(self._text_words(text))
+        ids = self._ids(self._text(text).split())
         return [i for i in ids if i != DROPPED] if DROPPED in ids else ids
 
     def batch_token_ids(self, texts: Sequence[str]) -> np.ndarray:
         """Return the token ids of each text in turn, with BOUNDARY between two texts."""
-        ids = self._ids(self._batch_words(texts))
+        ids = self._ids(self._batch_text(texts).split())
         tokens = np.fromiter(ids, dtype=np.int64, count=len(ids))  # a third faster than asarray
         return tokens[tokens != DROPPED]
 
-    def _text_words(self, text: str) -> list[str]:
-        """The whitespace-separated chunks of one text, as _words makes them."""
+    def _text(self, text: str) -> str:
+        """One text as _masked makes it, each NUL of its own read as NOT_NUL."""
         if NUL in text:
             text = text.replace(NUL, NOT_NUL)
-        return self._words(strip_accents(text))
+        return self._masked(strip_accents(text))
 
-    def _batch_words(self, texts: Sequence[str]) -> list[str]:
-        """The chunks of each text in turn, as _words makes them, a NUL chunk between two."""
+    def _batch_text(self, texts: Sequence[str]) -> str:
+        """The texts as _masked makes them, JOINed: split, a NUL chunk between two."""
         if any(map(str.__contains__, texts, repeat(NUL))):  # a text holds a NUL: one at a time
-            words: list[str] = []
-            for text in texts:
-                words += self._text_words(text)
-                words.append(NUL)
-            words.pop()
-            return words
+            return JOIN.join(map(self._text, texts))
         joined = JOIN.join(texts)
         if not joined.isascii():  # else there are no accents to strip, nor a call per text
             joined = JOIN.join(map(strip_accents, texts))
-        return self._words(joined)
+        return self._masked(joined)
 
-    def _words(self, text: str) -> list[str]:
-        """The whitespace-separated chunks of text, its accents stripped and its actor names
-        masked: one text, or a batch's texts JOINed."""
-        if self._actors is not None:
-            text = self._actors.masked(text, NUL, ACTOR_MASK)
-        return text.split()
+    def _masked(self, text: str) -> str:
+        """Text, its accents stripped, with its actor names masked: one text, or a batch's texts
+        JOINed."""
+        if self._actors is None:
+            return text
+        return self._actors.masked(text, NUL, ACTOR_MASK)
 
     def _ids(self, words: list[str]) -> list[int]:
         """The ids of the chunks words, DROPPED where a chunk has none, as the kernel reads them."""
@@ -555,7 +554,7 @@ class FastScorer:
         less than either."""
         if self.kernel is not None:
             found = array("d", self._no_probabilities)
-            self.kernel.probabilities(self._text_words(text), 1, *self._kernel_tables, found)
+            self.kernel.probabilities(self._text(text), 1, *self._kernel_tables, found)
             return found.tolist()
         features = self.token_ids(text)
         if self.bigrams:
@@ -603,9 +602,7 @@ class FastScorer:
         n_texts = len(texts)
         if self.kernel is not None:
             found = np.empty((n_texts, len(self.intercept)))
-            self.kernel.probabilities(
-                self._batch_words(texts), n_texts, *self._kernel_tables, found
-            )
+            self.kernel.probabilities(self._batch_text(texts), n_texts, *self._kernel_tables, found)
             return found
         keys = self._batch_keys(texts)
         if n_texts * self.n_features <= np.iinfo(np.int32).max:

@@ -89,41 +89,53 @@ def test_the_kernel_refuses_chunks_and_ids_it_cannot_read(predictor):
     if KERNEL is None:
         pytest.skip("model._kernel is not built")
     scorer = predictor.fast
-    word_ids, chunks, scope, *tables = scorer._kernel_tables
+    _, _, chunks, scope, *tables = scorer._kernel_tables
     out = np.empty((2, len(LABELS)))
-    KERNEL.probabilities(["Talks", "resumed", NUL, "not", "war"], 2, *scorer._kernel_tables, out)
+    KERNEL.probabilities("Talks resumed \x00 not war", 2, *scorer._kernel_tables, out)
     np.testing.assert_allclose(out, scorer.probabilities(["Talks resumed", "not war"]))
+
+    def probabilities(text, n_texts, ids, analysed=chunks, out=None):
+        """The kernel with a table of its own: what ids gives stays out of the scorer's."""
+        table = KERNEL.ChunkTable(100, 0)
+        out = np.empty((n_texts, len(LABELS))) if out is None else out
+        KERNEL.probabilities(text, n_texts, table, ids.__getitem__, analysed, scope, *tables, out)
+        return out
+
     # A DROPPED chunk has no token: the words either side of it make a bigram.
     first, second = next(t for t in scorer.terms if " " in t).split(" ")
     ids = {"1": scorer.vocabulary[first], "2": scorer.vocabulary[second], "-": DROPPED}
-    apart, together = np.empty((1, len(LABELS))), np.empty((1, len(LABELS)))
-    KERNEL.probabilities(["1", "-", "2"], 1, ids, chunks, scope, *tables, apart)
-    KERNEL.probabilities(["1", "2"], 1, ids, chunks, scope, *tables, together)
-    np.testing.assert_array_equal(apart, together)
-    KERNEL.probabilities(["1", "1"], 1, ids, chunks, scope, *tables, apart)  # no such bigram
-    assert not np.allclose(apart, together)
+    together = probabilities("1 2", 1, ids)
+    np.testing.assert_array_equal(probabilities("1 - 2", 1, ids), together)
+    np.testing.assert_array_equal(probabilities("\t1\u3000-\n 2 ", 1, ids), together)
+    assert not np.allclose(probabilities("1 1", 1, ids), together)
     n = scorer.n_features
     entry = ((0, 0, 0),)
-    for words, n_texts, ids, analysed, message in [
-        (["a"], 1, {"a": n}, {}, "not a feature id"),
-        (["a"], 1, {"a": -7}, {}, "not a feature id"),
-        (["a"], 1, {"a": "0"}, {}, "must be ints"),
-        (["a"], 1, {"a": True}, {}, "must be ints"),
-        (["a"], 1, {"a": 2**70}, {}, "too (large|big)"),
-        (["a"], 1, {}, {}, "'a'"),  # a plain dict has no __missing__
-        ([b"a"], 1, {}, {}, "must be str"),
-        (["a", NUL, "a"], 1, {"a": 0, NUL: BOUNDARY}, {}, "more texts"),
-        (["a", NUL, "a"], 3, {"a": 0, NUL: BOUNDARY}, {}, "fewer texts"),
-        (["A"], 1, {"A": SPECIAL}, {"a": (0, False, ((0, 0, 9),))}, "entry kind"),
-        (["A"], 1, {"A": SPECIAL}, {"a": (0, False, ((0, 0),))}, "entries"),
-        (["A"], 1, {"A": SPECIAL}, {"a": entry}, "a Chunk"),
-        (["A"], 1, {"A": SPECIAL}, {"a": (0, False, ((0, 2**70, 0),))}, "too (large|big)"),
+    for text, n_texts, ids, analysed, message in [
+        ("a", 1, {"a": n}, {}, "not a feature id"),
+        ("a", 1, {"a": -7}, {}, "not a feature id"),
+        ("a", 1, {"a": "0"}, {}, "must be ints"),
+        ("a", 1, {"a": True}, {}, "must be ints"),
+        ("a", 1, {"a": 2**70}, {}, "too (large|big)"),
+        ("a", 1, {}, {}, "'a'"),  # what word_id raises
+        ("a \x00 a", 1, {"a": 0, NUL: BOUNDARY}, {}, "more texts"),
+        ("a \x00 a", 3, {"a": 0, NUL: BOUNDARY}, {}, "fewer texts"),
+        ("A", 1, {"A": SPECIAL}, {"a": (0, False, ((0, 0, 9),))}, "entry kind"),
+        ("A", 1, {"A": SPECIAL}, {"a": (0, False, ((0, 0),))}, "entries"),
+        ("A", 1, {"A": SPECIAL}, {"a": entry}, "a Chunk"),
+        ("A", 1, {"A": SPECIAL}, {"a": (0, False, ((0, 2**70, 0),))}, "too (large|big)"),
     ]:
-        found = np.empty((n_texts, len(LABELS)))
         with pytest.raises((ValueError, TypeError, OverflowError, KeyError), match=message):
-            KERNEL.probabilities(words, n_texts, ids, analysed, scope, *tables, found)
+            probabilities(text, n_texts, ids, analysed)
     with pytest.raises(ValueError, match="out"):
-        KERNEL.probabilities(["a"], 1, *scorer._kernel_tables, np.empty(2))
+        probabilities("a", 1, {"a": 0}, out=np.empty(2))
+    with pytest.raises(TypeError):  # not writable
+        probabilities("a", 1, {"a": 0}, out=bytes(8 * len(LABELS)))
+    with pytest.raises(TypeError, match="str"):
+        probabilities(["a"], 1, {"a": 0})
+    with pytest.raises(TypeError, match="ChunkTable"):
+        KERNEL.probabilities("a", 1, {}, {"a": 0}.get, chunks, scope, *tables, out[:1])
+    with pytest.raises(ValueError, match="limit"):
+        KERNEL.ChunkTable(0, 0)
     slots, shift, base, weights, intercept = tables
     for wrong in (
         (slots[:-1], shift, base, weights, intercept),  # not a power of two
@@ -133,9 +145,32 @@ def test_the_kernel_refuses_chunks_and_ids_it_cannot_read(predictor):
         (slots, shift, base, weights[:, :-1].copy(), intercept),  # a label short
     ):
         with pytest.raises(ValueError, match=r"PairTable|pair_base|weights"):
-            KERNEL.probabilities(["a"], 1, word_ids, chunks, scope, *wrong, np.empty(len(LABELS)))
-    with pytest.raises(TypeError):  # not writable
-        KERNEL.probabilities(["a"], 1, *scorer._kernel_tables, bytes(8 * len(LABELS)))
+            KERNEL.probabilities(
+                "a", 1, KERNEL.ChunkTable(9, 0), {"a": 0}.get, chunks, scope, *wrong, out[:1]
+            )
+
+
+def test_the_kernel_s_chunk_table_stays_within_its_limit_and_keeps_each_chunk_s_id(predictor):
+    if KERNEL is None:
+        pytest.skip("model._kernel is not built")
+    scorer = predictor.fast
+    _, _, chunks, scope, *tables = scorer._kernel_tables
+    words = [f"w{i}" for i in range(500)]
+    made: list[str] = []
+
+    def word_id(chunk: str) -> int:
+        made.append(chunk)
+        return words.index(chunk) % scorer.n_features
+
+    table = KERNEL.ChunkTable(64, 12345)
+    out, again = np.empty((1, len(LABELS))), np.empty((1, len(LABELS)))
+    text = " ".join(words)
+    KERNEL.probabilities(text, 1, table, word_id, chunks, scope, *tables, out)
+    assert made == words and 0 < len(table) <= 64
+    KERNEL.probabilities(" ".join(words[-10:]), 1, table, word_id, chunks, scope, *tables, again)
+    assert made == words  # the last ten were kept: none was made again
+    KERNEL.probabilities(text, 1, table, word_id, chunks, scope, *tables, again)
+    np.testing.assert_array_equal(out, again)
 
 
 # Texts that stress the analyzer: any unicode, negations, clause ends, actor names, nothing.
@@ -308,6 +343,8 @@ def test_bounded_caches_give_the_same_scores(predictor, corpus_texts, monkeypatc
     one_by_one = [scorer.probabilities_one(text) for text in sample[:200]]
     np.testing.assert_allclose(one_by_one, expected[:200], atol=TOLERANCE)
     assert len(scorer._chunks) <= 50 and len(scorer._word_ids) <= 50
+    if scorer.kernel is not None:
+        assert 0 < len(scorer._kernel_tables[0]) <= 50  # the kernel's own table of chunks
 
 
 def test_lower_casing_each_chunk_is_lower_casing_the_text():
