@@ -36,6 +36,7 @@ import numpy as np
 from model import LABELS, TEXT_COLUMN, Predictor
 from model.atomic import atomic_file
 from model.labels import ACTOR_COLUMNS, SCORE_COLUMNS
+from model.predict import collector_paused
 from service.files import CHUNK_ROWS, EXTENSIONS, STDIO
 
 if TYPE_CHECKING:  # imported where a format needs them
@@ -748,9 +749,22 @@ def _work(connection: Connection, job: Callable[[Columns], _Scored]) -> None:
     _start_worker()
     while (chunk := connection.recv()) is not None:
         try:
-            connection.send(job(chunk))
+            connection.send(_paused(job, chunk))
         except Exception as error:  # a bug: the main process raises it
             connection.send(error)
+
+
+def _paused(step: Callable, *args: Any) -> Any:
+    """step(*args) with the cyclic collector paused: reading or scoring a chunk makes a list
+    per row and holds them all, which the collector walked again and again. They hold no
+    cycles; any other step's are found by the collector's next run, once it is back."""
+    with collector_paused():
+        return step(*args)
+
+
+def _read_paused(chunks: Iterator[Columns]) -> Iterator[Columns]:
+    while (chunk := _paused(next, chunks, None)) is not None:
+        yield chunk
 
 
 def _receive(connection: Connection) -> _Scored:
@@ -790,7 +804,7 @@ def _scoring(
     thread, so they hold neither; at most jobs chunks are in flight, so memory stays flat.
     """
     if jobs == 1:
-        yield partial(map, job)
+        yield partial(map, partial(_paused, job))
         return
     context = multiprocessing.get_context("fork")
     workers: list[tuple[multiprocessing.Process, Connection]] = []
@@ -847,7 +861,7 @@ def score_file(
         name = "stdout" if str(destination) == STDIO else str(destination)
         with _scoring(job, jobs) as score, _atomic_output(destination) as handle:
             writer = _Writer(handle, fmt_out, [*columns, *spec.added], schema, name)
-            for scored in score(itertools.chain([first], chunks)):
+            for scored in score(itertools.chain([first], _read_paused(chunks))):
                 writer.write(scored.payload)
                 summary.rows += scored.rows
                 summary.empty += scored.empty
