@@ -30,8 +30,9 @@ install: $(VENV)/.installed ## Create .venv and install Stance with its test too
 
 # `make serve` and `make test` started together on a fresh clone would both build .venv: the
 # lock makes the second wait for the first, then find .venv built (newer than what it is built
-# from). setup.py compiles the fast path's C kernel (model/_kernel.c) where there is a compiler.
-INSTALLED_FROM := pyproject.toml setup.py model/_kernel.c
+# from). setup.py compiles the C parts (model/_kernel.c, service/_records.c) where there is a
+# compiler.
+INSTALLED_FROM := pyproject.toml setup.py model/_kernel.c service/_records.c
 $(VENV)/.installed: $(INSTALLED_FROM)
 	@mkdir -p $(VENV)
 	@flock $(VENV)/.install.lock $(SHELL) -ec '\
@@ -105,5 +106,5 @@ lint: $(VENV)/.installed ## Check the code with ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-clean: ## Remove .venv, the compiled kernel, trained models and reports
-	rm -rf $(VENV) model/_kernel.*.so build $(MODEL_DIR) reports *.egg-info .pytest_cache .ruff_cache
+clean: ## Remove .venv, the compiled C parts, trained models and reports
+	rm -rf $(VENV) model/_kernel.*.so service/_records.*.so build $(MODEL_DIR) reports *.egg-info .pytest_cache .ruff_cache

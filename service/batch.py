@@ -39,6 +39,12 @@ from model.labels import ACTOR_COLUMNS, SCORE_COLUMNS
 from model.predict import collector_paused
 from service.files import CHUNK_ROWS, EXTENSIONS, STDIO
 
+try:  # where CSV records end, in C (service/_records.c), where a compiler built it; without
+    # it the main process parses every row of a CSV itself
+    from service import _records as RECORDS
+except ImportError:
+    RECORDS = None
+
 if TYPE_CHECKING:  # imported where a format needs them
     import pandas as pd
     import pyarrow as pa
@@ -291,10 +297,11 @@ class _Blocks:
 
     READ_BYTES = 1 << 20
 
-    def __init__(self, handle: IO[bytes]):
+    def __init__(self, handle: IO[bytes], offset: int = 0, line: int = 0):
+        """handle's bytes start at offset in the file, after line lines."""
         self.handle = handle
-        self.end = 0  # the file offset just past the current block
-        self.before = 0  # the number of lines before it
+        self.end = offset  # the file offset just past the current block
+        self.before = line  # the number of lines before it
         self.raw: list[bytes] = []  # its lines
         self.texts: Iterator[str] = iter(())  # its lines decoded, as far as they are read
         self.decoded = 0  # how many there are: all of them, or those before a bad line
@@ -358,41 +365,132 @@ def _row(number: int, line: int) -> str:
 def _read_csv(handle: IO[bytes], name: str, chunk_rows: int, position: _Position):
     # The csv module rather than pandas: pandas pads short rows, shifts the fields of a long
     # first row into an index and renames duplicate columns, all without a word.
-    csv.field_size_limit(sys.maxsize)  # a statement can be longer than the 128 KiB default
     lines = _Blocks(handle)
+    read = iter(lines)  # one iterator for both readers: each reads only the lines of its rows
+    header, header_lines = _csv_header(read, name)
+    rows = _csv_rows(read, len(header), name, chunk_rows, header_lines)
+    chunk = []  # a header with no rows gives one empty chunk
+    try:
+        for chunk in rows:
+            position.done = lines.done()
+            yield Columns.of_rows(header, chunk)
+    except _RowProblem as problem:
+        raise problem.error(rows_before=1) from None  # the rows are numbered from the header's
+    if not chunk:
+        position.done = lines.done()
+        yield Columns.of_rows(header, [])
+
+
+def _csv_header(lines: Iterator[str], name: str) -> tuple[list[str], int]:
+    """The header row of a CSV's lines, and how many lines it takes."""
     reader = csv.reader(lines, strict=True)
-    row = 0  # rows read so far, the header being row 1, as a spreadsheet shows it
     try:
         header = next(reader, None)
-        if header is None:
-            raise ScoreError(f"{name}: empty file, expected a CSV with a header row")
-        row = 1
-        _check_unique(header, name)
-        width, rows = len(header), []
+    except csv.Error as error:
+        raise ScoreError(f"{name} row 1: not a readable CSV: {error}") from None
+    except _NotUtf8 as error:
+        raise _RowProblem(name, 1, error.line, _not_utf8(error)).error(rows_before=0) from None
+    if header is None:
+        raise ScoreError(f"{name}: empty file, expected a CSV with a header row")
+    _check_unique(header, name)
+    return header, reader.line_num
+
+
+def _csv_rows(
+    lines: Iterator[str], width: int, name: str, chunk_rows: int, line: int
+) -> Iterator[list[list[str]]]:
+    """The rows of a CSV's lines after its header, chunk_rows at a time, blank lines skipped;
+    line is the number of lines before them. A row that is not width fields, not CSV or not
+    UTF-8 raises a _RowProblem."""
+    csv.field_size_limit(sys.maxsize)  # a statement can be longer than the 128 KiB default
+    reader = csv.reader(lines, strict=True)
+    row, rows = 0, []  # rows read so far
+    try:
         for fields in reader:
             if not fields:
                 continue  # a blank line, not a row
             row += 1
             if len(fields) != width:
-                raise ScoreError(
-                    f"{name} {_row(row, reader.line_num)}: {len(fields)} field(s), but the "
-                    f"header has {width}"
-                )
+                detail = f"{len(fields)} field(s), but the header has {width}"
+                raise _RowProblem(name, row, line + reader.line_num, detail)
             rows.append(fields)
             if len(rows) == chunk_rows:
-                position.done = lines.done()
-                yield Columns.of_rows(header, rows)
+                yield rows
                 rows = []
-        position.done = lines.done()
-        if rows or row == 1:
-            yield Columns.of_rows(header, rows)
     except csv.Error as error:
-        raise ScoreError(f"{name} row {row + 1}: not a readable CSV: {error}") from None
+        raise _RowProblem(name, row + 1, None, f"not a readable CSV: {error}") from None
     except _NotUtf8 as error:
-        raise ScoreError(
-            f"{name} {_row(row + 1, error.line)}: not UTF-8 text ({error.reason} at byte "
-            f"{error.offset} of the file)"
-        ) from None
+        raise _RowProblem(name, row + 1, error.line, _not_utf8(error)) from None
+    if rows:
+        yield rows
+
+
+def _not_utf8(error: _NotUtf8) -> str:
+    return f"not UTF-8 text ({error.reason} at byte {error.offset} of the file)"
+
+
+class _RowProblem(Exception):
+    """A CSV row that cannot be read: row is its number among the rows of its part of the file
+    (from 1), line its line in the file where known. Whoever knows how many rows come before
+    that part makes the message (error)."""
+
+    def __init__(self, name: str, row: int, line: int | None, detail: str):
+        super().__init__(name, row, line, detail)  # as args, so that it pickles
+        self.name, self.row, self.line, self.detail = name, row, line, detail
+
+    def error(self, rows_before: int) -> ScoreError:
+        row = rows_before + self.row
+        where = f"row {row}" if self.line is None else _row(row, self.line)
+        return ScoreError(f"{self.name} {where}: {self.detail}")
+
+
+@dataclass
+class _CsvPiece:
+    """Whole records of a CSV file, as its bytes, for a worker to parse (see _read_csv_pieces)."""
+
+    name: str
+    names: list[str]  # the header's
+    data: bytes
+    offset: int  # of its first byte in the file
+    line: int  # the number of lines before it
+
+    def columns(self) -> Columns:
+        lines = iter(_Blocks(io.BytesIO(self.data), self.offset, self.line))
+        rows = _csv_rows(lines, len(self.names), self.name, sys.maxsize, self.line)
+        return Columns.of_rows(self.names, next(rows, []))
+
+
+def _read_csv_pieces(handle: IO[bytes], name: str, chunk_rows: int, position: _Position):
+    """_read_csv's chunks, but only the header is parsed here: an empty chunk of its columns
+    comes first, then _CsvPieces of chunk_rows records that the workers parse. Finding where
+    records end (service/_records.c) costs a small part of parsing them, which was most of the
+    main process's work. Row numbers in errors count from the piece: score_file adds the rows
+    of the pieces before it."""
+    buffer = bytearray()
+
+    def records(wanted: int) -> bytes:
+        """The bytes of the next wanted records (fewer at the end of the file)."""
+        end, state = 0, 0  # read up to end, where the scan was in state
+        while True:
+            end, found, state = RECORDS.scan(buffer, end, wanted, state)
+            wanted -= found
+            if not wanted or not (more := handle.read1(_Blocks.READ_BYTES)):
+                break
+            buffer.extend(more)
+        with memoryview(buffer) as view:
+            taken = bytes(view[:end])
+        del buffer[:end]
+        return taken
+
+    head = records(1)
+    header, _ = _csv_header(iter(_Blocks(io.BytesIO(head))), name)
+    offset, line = len(head), head.count(b"\n")
+    position.done = offset
+    yield Columns.of_rows(header, [])
+    while data := records(chunk_rows):
+        position.done = offset + len(data)
+        yield _CsvPiece(name, header, data, offset, line)
+        offset, line = offset + len(data), line + data.count(b"\n")
 
 
 def _read_jsonl(handle: IO[bytes], name: str, chunk_rows: int, position: _Position):
@@ -503,7 +601,8 @@ def _reading(source: str | Path, fmt: str, chunk_rows: int) -> Iterator[tuple[It
         position = _Position(" rows")
         yield _read_parquet(str(source), name, chunk_rows, position), position
         return
-    read = {"csv": _read_csv, "jsonl": _read_jsonl}[fmt]
+    csv_reader = _read_csv if RECORDS is None else _read_csv_pieces
+    read = {"csv": csv_reader, "jsonl": _read_jsonl}[fmt]
     if str(source) == STDIO:
         position = _Position(" rows")  # stdin has no size; the bar counts rows instead
         yield read(sys.stdin.buffer, name, chunk_rows, position), position
@@ -637,8 +736,14 @@ class _Scored:
 
 
 def _score_chunk(
-    predictor: Predictor, spec: ColumnSpec, fmt: str, schema: "pa.Schema | None", chunk: Columns
+    predictor: Predictor,
+    spec: ColumnSpec,
+    fmt: str,
+    schema: "pa.Schema | None",
+    chunk: "Columns | _CsvPiece",
 ) -> _Scored:
+    if isinstance(chunk, _CsvPiece):
+        chunk = chunk.columns()
     return pack(score_columns(predictor, chunk, spec), fmt, schema, spec.label)
 
 
@@ -861,13 +966,16 @@ def score_file(
         name = "stdout" if str(destination) == STDIO else str(destination)
         with _scoring(job, jobs) as score, _atomic_output(destination) as handle:
             writer = _Writer(handle, fmt_out, [*columns, *spec.added], schema, name)
-            for scored in score(itertools.chain([first], _read_paused(chunks))):
-                writer.write(scored.payload)
-                summary.rows += scored.rows
-                summary.empty += scored.empty
-                summary.counts.update(scored.counts)
-                if on_progress:
-                    on_progress(position.done, position.total, position.unit)
+            try:
+                for scored in score(itertools.chain([first], _read_paused(chunks))):
+                    writer.write(scored.payload)
+                    summary.rows += scored.rows
+                    summary.empty += scored.empty
+                    summary.counts.update(scored.counts)
+                    if on_progress:
+                        on_progress(position.done, position.total, position.unit)
+            except _RowProblem as problem:  # in a _CsvPiece, after the rows written so far
+                raise problem.error(rows_before=1 + summary.rows) from None
             writer.close()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -10,7 +10,9 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 
 from model import LABELS
 from model.atomic import file_mode
+from service import batch
 from service.batch import (
     OUTPUT_COLUMNS,
     Columns,
@@ -570,3 +573,56 @@ def test_each_chunk_reports_the_bytes_read_through_its_last_row(read_bytes, monk
     ]
     # Each chunk ends with the line of its last row: "2,café", then the end of the file.
     assert seen == [(2, data.index(b"3,")), (2, len(data))]
+
+
+def scored_or_refused(predictor, source, out, chunk_rows: int) -> tuple[str, bytes | str]:
+    try:
+        score_file(predictor, source, out, chunk_rows=chunk_rows, jobs=1)
+    except ScoreError as error:
+        return "refused", str(error)
+    return "scored", out.read_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [b"a", b"Talks", b" ", b",", b'"', b'""', b"\n", b"\r\n", b"\r", b"\xc3\xa9", b"\xe9"]
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 3),
+)
+def test_a_csv_cut_into_pieces_reads_as_the_whole_file(predictor, body, rows):
+    # The main process cuts a CSV where service/_records.c finds a record's end, and the
+    # workers parse the pieces: the rows, and any error's row, line and byte, are those of
+    # the csv module reading the whole file in the main process.
+    if batch.RECORDS is None:
+        pytest.skip("service._records is not built (no C compiler)")
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        source, out = Path(folder) / "in.csv", Path(folder) / "out.csv"
+        source.write_bytes(b"id,text\n" + b"".join(body))
+        pieces = scored_or_refused(predictor, source, out, rows)
+        patch.setattr(batch, "RECORDS", None)
+        out.unlink(missing_ok=True)
+        assert scored_or_refused(predictor, source, out, rows) == pieces
+
+
+def test_the_record_scanner_finds_the_ends_the_csv_module_finds():
+    if batch.RECORDS is None:
+        pytest.skip("service._records is not built (no C compiler)")
+    data = b'a,"b\nc"\n\nd,"e""\n"\r\nf,g\n"h"'
+    ends, counts, end = [], [], 0
+    while end < len(data):
+        end, found, _ = batch.RECORDS.scan(data, end, 1, 0)
+        ends.append(end)
+        counts.append(found)
+    assert counts == [1, 1, 1, 1, 0]  # the last record has no newline to end it
+    lines = list(io.BytesIO(data))
+    reader = csv.reader((line.decode() for line in lines), strict=True)
+    by_csv = [sum(map(len, lines[: reader.line_num])) for _ in reader]
+    assert ends == by_csv  # the blank line is a record of its own to both
+    assert batch.RECORDS.scan(data, 0, 10, 0) == (len(data), 4, 3)  # inside "h": a quoted field
+    for wrong in ((data, -1, 1, 0), (data, 0, 0, 0), (data, 0, 1, 9), (data, 99, 1, 0)):
+        with pytest.raises(ValueError):
+            batch.RECORDS.scan(*wrong)

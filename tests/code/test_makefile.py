@@ -28,7 +28,7 @@ FAKE_PYTHON = textwrap.dedent(
 
 
 def test_two_installs_at_once_build_the_venv_once(tmp_path):
-    for name in ("Makefile", "pyproject.toml", "setup.py", "model/_kernel.c"):
+    for name in ("Makefile", "pyproject.toml", "setup.py", "model/_kernel.c", "service/_records.c"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     python = tmp_path / "fake-python"
