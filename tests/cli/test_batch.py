@@ -7,9 +7,11 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -626,3 +628,10 @@ def test_the_record_scanner_finds_the_ends_the_csv_module_finds():
     for wrong in ((data, -1, 1, 0), (data, 0, 0, 0), (data, 0, 1, 9), (data, 99, 1, 0)):
         with pytest.raises(ValueError):
             batch.RECORDS.scan(*wrong)
+
+
+def test_the_record_scanner_is_built_where_there_is_a_c_compiler():
+    # setup.py builds it optionally: without a compiler the main process parses every row.
+    if shutil.which(sysconfig.get_config_var("CC").split()[0]) is None:
+        pytest.skip("no C compiler here")
+    assert batch.RECORDS is not None
