@@ -470,28 +470,37 @@ static PyObject *probabilities(PyObject *module, PyObject *args) {
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    for (Py_ssize_t i = 0; i < length;) {
-        if (Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) {
-            i++;
-            continue;
-        }
-        chunk.length = 0;
-        for (; i < length; i++) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            if (Py_UNICODE_ISSPACE(c)) break;
-            if (chunk.length == chunk.size) {
-                Py_ssize_t size = 2 * chunk.size + 64;
-                Py_UCS4 *grown = PyMem_Realloc(chunk.chars, sizeof(Py_UCS4) * (size_t)size);
-                if (grown == NULL) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                chunk.chars = grown, chunk.size = size;
-            }
-            chunk.chars[chunk.length++] = c;
-        }
-        if (read_chunk(&s, table, word_id, chunks, &chunk, scope, &negated) < 0) goto done;
+    /* Each chunk's code points into chunk.chars; the kind is fixed for the whole text, so the
+       loop is written once per kind (CHUNKS), without a switch on it per character. */
+#define CHUNKS(CHAR)                                                                            \
+    for (Py_ssize_t i = 0; i < length;) {                                                      \
+        const CHAR *chars = data;                                                               \
+        if (Py_UNICODE_ISSPACE(chars[i])) {                                                     \
+            i++;                                                                                \
+            continue;                                                                           \
+        }                                                                                       \
+        Py_ssize_t end = i;                                                                     \
+        while (end < length && !Py_UNICODE_ISSPACE(chars[end])) end++;                          \
+        if (end - i > chunk.size) {                                                             \
+            Py_ssize_t size = 2 * (end - i) + 64;                                               \
+            Py_UCS4 *grown = PyMem_Realloc(chunk.chars, sizeof(Py_UCS4) * (size_t)size);       \
+            if (grown == NULL) {                                                                \
+                PyErr_NoMemory();                                                               \
+                goto done;                                                                      \
+            }                                                                                   \
+            chunk.chars = grown, chunk.size = size;                                             \
+        }                                                                                       \
+        for (chunk.length = 0; i < end; i++) chunk.chars[chunk.length++] = chars[i];           \
+        if (read_chunk(&s, table, word_id, chunks, &chunk, scope, &negated) < 0) goto done;  \
     }
+    if (kind == PyUnicode_1BYTE_KIND) {
+        CHUNKS(Py_UCS1)
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        CHUNKS(Py_UCS2)
+    } else {
+        CHUNKS(Py_UCS4)
+    }
+#undef CHUNKS
     if (add_id(&s, BOUNDARY) < 0) goto done; /* past the last chunk: the last text ends */
     if (s.text != n_texts) {
         PyErr_SetString(PyExc_ValueError, "the chunks hold fewer texts than n_texts");
