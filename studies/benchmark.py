@@ -294,9 +294,8 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; {sys.version.split()[0]}; texts: data/test.csv cycled\n")
 
     texts = cycled(20_000)
-    floor = floor_rate(texts)
+    memory, floor = beside_floor(texts, lambda: in_memory_rate(predictor, texts))
     rows = [("floor: regex over lower-cased texts, one core", floor, 1.0, "")]
-    memory = in_memory_rate(predictor, texts)
     rows.append(("Predictor.probabilities, 20k texts, one core", memory, memory / floor, ""))
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "in.csv", Path(folder) / "out.csv"
