@@ -32,6 +32,7 @@ from distributed import Client, LocalCluster
 from model import Predictor
 from service.batch import (
     PARTIAL,
+    RECORDS,
     STDIO,
     Columns,
     ColumnSpec,
@@ -62,9 +63,11 @@ LOCAL_WORKERS = 2
 
 # Reading. dd.read_csv cuts blocks at any newline, so a quoted statement that spans lines would
 # be split at a block edge, and pandas pads short rows without a word. So blocks are cut here, at
-# row ends found by counting quotes, and each is parsed by the local engine's reader. A cut
-# inside a field (only possible when a bare '"' sits in an unquoted field) leaves the block
-# before it ending inside quotes, which the strict reader refuses: an error, never a wrong row.
+# row ends, and each is parsed by the local engine's reader. The row ends are those the csv
+# module finds (service/_records.c, as the local engine cuts its pieces), where that was built;
+# else found by counting quotes, where a cut inside a field (only possible when a bare '"' sits
+# in an unquoted field) leaves the block before it ending inside quotes, which the strict reader
+# refuses: an error, never a wrong row.
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,33 @@ class _Block:
     end: int
     header: bytes  # the CSV header row, raw, parsed with each block; empty for JSON Lines
     columns: tuple[str, ...]
+
+
+def _record_cuts(path: str, start: int, block_bytes: int) -> list[int]:
+    """_cuts for a CSV, each edge the first end of a record at or past its target."""
+    edges, state, offset, target = [start], 0, start, start + block_bytes
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while chunk := handle.read(SCAN_BYTES):
+            view, at = memoryview(chunk), 0  # chunk is scanned up to at, which is in state
+            while True:
+                # A record whose newline is at stop or later ends at or past the target.
+                stop = target - offset - 1
+                if stop >= len(chunk):  # no edge in this chunk: only the state goes on
+                    _, _, state = RECORDS.scan(view, at, sys.maxsize, state)
+                    break
+                if stop > at:
+                    _, _, state = RECORDS.scan(view[:stop], at, sys.maxsize, state)
+                    at = stop
+                at, found, state = RECORDS.scan(view, at, 1, state)
+                if not found:  # the record goes on into the next chunk
+                    break
+                edges.append(offset + at)
+                target = edges[-1] + block_bytes
+            offset += len(chunk)
+    if offset > edges[-1]:
+        edges.append(offset)
+    return edges if len(edges) > 1 else [start, start]  # one empty block: a header-only file
 
 
 def _header(path: str, name: str, fmt: str) -> tuple[list[str], bytes]:
@@ -111,6 +141,8 @@ def _first_record(handle) -> io.BytesIO:
 
 def _cuts(path: str, start: int, block_bytes: int, quoted: bool) -> list[int]:
     """Return block edges from start to the end of the file, each just after a row's newline."""
+    if quoted and RECORDS is not None:
+        return _record_cuts(path, start, block_bytes)
     edges, parity, offset, target = [start], 0, start, start + block_bytes
     with open(path, "rb") as handle:
         handle.seek(start)

@@ -3,15 +3,22 @@
 The scheduler and the workers are started here as subprocesses on 127.0.0.1, as on a cluster.
 """
 
+import io
+import itertools
 import json
 import os
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from service.batch import score_file
+from service import dask_engine
+from service.batch import RECORDS, ScoreError, _Position, _read_csv, score_file
 
 from ..helpers import BIN, ROOT, STANCE
 from .test_batch import TRICKY_ROWS, read_all
@@ -256,3 +263,43 @@ def test_dates_sources_and_actors_on_a_real_cluster_equal_the_local_engine(
         assert made.returncode == 0, made.stderr
     assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     assert "USA-CHN" in (tmp_path / "one.csv").read_text()
+
+
+def rows_or_error(data: bytes) -> list[list[str]] | str:
+    try:
+        chunks = _read_csv(io.BytesIO(data), "in.csv", 1000, _Position("B"))
+        return [row for chunk in chunks for row in zip(*chunk.values, strict=True)]
+    except ScoreError as error:
+        return str(error)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"5'11\"", b" ", b",", b'"', b'""', b"\n", b"\r\n", b"\xc3\xa9"]),
+        max_size=40,
+    ),
+    st.integers(1, 20),
+    st.integers(1, 9),
+)
+@example([b"1,5'11\"\n", b'2,"a\nb"\n', b"3,c\n"], 1, 4)
+def test_csv_blocks_are_cut_where_the_csv_module_ends_a_record(body, block_bytes, scan_bytes):
+    # A bare quote in an unquoted field (5'11") made the count of quotes cut inside a quoted
+    # field after it: the blocks, each read after the header, now read as the whole file does.
+    if RECORDS is None:
+        pytest.skip("service._records is not built (no C compiler)")
+    header = b"id,text\n"
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dask_engine, "SCAN_BYTES", scan_bytes)
+        path = Path(folder) / "in.csv"
+        path.write_bytes(header + b"".join(body))
+        edges = dask_engine._cuts(str(path), len(header), block_bytes, quoted=True)
+        data = path.read_bytes()
+    whole = rows_or_error(data)
+    blocks = [rows_or_error(header + data[a:b]) for a, b in itertools.pairwise(edges)]
+    if isinstance(whole, list):
+        assert [row for block in blocks for row in block] == whole
+    else:
+        assert any(isinstance(block, str) for block in blocks)
+    assert edges[0] == len(header) and edges[-1] == len(data)
+    assert all(b - a >= block_bytes for a, b in itertools.pairwise(edges[:-1]))
