@@ -855,8 +855,8 @@ def _work(connection: Connection, job: Callable[[Columns], _Scored]) -> None:
     while (chunk := connection.recv()) is not None:
         try:
             connection.send(_paused(job, chunk))
-        except Exception as error:  # a bug: the main process raises it
-            connection.send(error)
+        except Exception as error:  # a row it cannot read (_RowProblem), or a bug: the main
+            connection.send(error)  # process raises it, in the chunk's turn
 
 
 def _paused(step: Callable, *args: Any) -> Any:
