@@ -1,16 +1,16 @@
-/* The fast path's per-token work in C: a text's chunks to probabilities, for one text or a batch.
+/* The fast path's per-token work in C: a masked text to probabilities, for one text or a batch.
 
-   FastScorer (model/fast.py) masks actor names and splits texts into whitespace-separated
-   chunks in Python, and analyses each chunk not seen before into its ids (its caches). This
-   reads every chunk's ids from those caches, the words after a negation as their negated
-   forms, and turns them into probabilities with the sums its numpy and plain-Python paths
-   make: bigram ids from the PairTable, sublinear tf, idf, L2 norm, dot product with the
-   coefficients, softmax. Those paths stay as the fallback where no compiler built this module
-   (setup.py makes it optional), and tests/model/test_fast.py checks every path against
-   predict_proba.
+   FastScorer (model/fast.py) strips accents and masks actor names in Python, and analyses each
+   chunk not seen before into its ids (its caches). This splits the text into whitespace-
+   separated chunks, reads each chunk's id from a ChunkTable (below), a chunk of several ids and
+   the words after a negation from FastScorer's analyses, and turns the ids into probabilities
+   with the sums its numpy and plain-Python paths make: bigram ids from the PairTable, sublinear
+   tf, idf, L2 norm, dot product with the coefficients, softmax. Those paths stay as the
+   fallback where no compiler built this module (setup.py makes it optional), and
+   tests/model/test_fast.py checks every path against predict_proba.
 
-   Nothing here keeps state: the caches are FastScorer's, and the arrays are read through the
-   buffer protocol on each call. */
+   The only state is a ChunkTable's, which FastScorer owns and passes in; the tables are read
+   through the buffer protocol on each call. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

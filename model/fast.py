@@ -348,8 +348,8 @@ class FastScorer:
         self._chunks = BoundedCache(self._chunk, {NUL: END_OF_TEXT})
         self._word_ids = BoundedCache(self._word_id, {NUL: BOUNDARY})
         self.kernel = KERNEL  # None: the same sums in numpy and Python (tests set it so too)
-        # What each call of the kernel reads beside the texts' chunks: the caches it reads them
-        # from (see below), then the tables.
+        # What each call of the kernel reads beside the text: where it finds each chunk's ids,
+        # then the tables.
         self._kernel_tables = (
             # Chunks as written to their ids, in C: the kernel's own _word_ids, which it fills
             # through _word_id. Its hash is seeded at random, as str's is.

@@ -389,7 +389,7 @@ def _csv_header(lines: Iterator[str], name: str) -> tuple[list[str], int]:
     except csv.Error as error:
         raise ScoreError(f"{name} row 1: not a readable CSV: {error}") from None
     except _NotUtf8 as error:
-        raise _RowProblem(name, 1, error.line, _not_utf8(error)).error(rows_before=0) from None
+        raise ScoreError(f"{name} {_row(1, error.line)}: {_not_utf8(error)}") from None
     if header is None:
         raise ScoreError(f"{name}: empty file, expected a CSV with a header row")
     _check_unique(header, name)
