@@ -455,6 +455,9 @@ class _CsvPiece:
     line: int  # the number of lines before it
 
     def columns(self) -> Columns:
+        # The common records in C; the csv module for any other, which names a problem.
+        if (values := RECORDS.fields(self.data, len(self.names))) is not None:
+            return Columns(self.names, values)
         lines = iter(_Blocks(io.BytesIO(self.data), self.offset, self.line))
         rows = _csv_rows(lines, len(self.names), self.name, sys.maxsize, self.line)
         return Columns.of_rows(self.names, next(rows, []))
@@ -465,7 +468,8 @@ def _read_csv_pieces(handle: IO[bytes], name: str, chunk_rows: int, position: _P
     comes first, then _CsvPieces of chunk_rows records that the workers parse. Finding where
     records end (service/_records.c) costs a small part of parsing them, which was most of the
     main process's work. Row numbers in errors count from the piece: score_file adds the rows
-    of the pieces before it."""
+    of the pieces before it; a worker reads a piece's records with service/_records.c where they
+    are simple, else with the csv module."""
     buffer = bytearray()
 
     def records(wanted: int) -> bytes:

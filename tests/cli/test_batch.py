@@ -630,6 +630,70 @@ def test_the_record_scanner_finds_the_ends_the_csv_module_finds():
             batch.RECORDS.scan(*wrong)
 
 
+def rows_by_csv(data: bytes, width: int) -> list[list[str]] | None:
+    """The columns csv.reader(strict=True) reads from data's lines, blank lines skipped, or
+    None where it raises or a row is not width fields."""
+    try:
+        rows = [r for r in csv.reader((x.decode() for x in io.BytesIO(data)), strict=True) if r]
+    except (csv.Error, UnicodeDecodeError):
+        return None
+    if any(len(row) != width for row in rows):
+        return None
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"a",
+                b"Talks",
+                b" ",
+                b",",
+                b'"',
+                b'""',
+                b"\n",
+                b"\r\n",
+                b"\r",
+                b"\xc3\xa9",
+                b"\xe9",
+                b"\0",
+            ]
+        ),
+        max_size=30,
+    ),
+    st.integers(1, 3),
+)
+def test_the_record_parser_reads_what_the_csv_module_reads_or_leaves_it_to_it(body, width):
+    # The workers parse a piece's records in C (service/_records.c) and hand anything else to
+    # the csv module, which names the problem: what C reads must be what the module reads.
+    if batch.RECORDS is None:
+        pytest.skip("service._records is not built (no C compiler)")
+    data = b"".join(body)
+    parsed = batch.RECORDS.fields(data, width)
+    if parsed is not None:
+        assert parsed == rows_by_csv(data, width)
+
+
+def test_the_record_parser_reads_common_records_itself():
+    if batch.RECORDS is None:
+        pytest.skip("service._records is not built (no C compiler)")
+    data = b'1,"Talks, at last"\r\n\n2,"He said ""no"""\n3,caf\xc3\xa9\n4,\n5,"two\nlines"'
+    assert batch.RECORDS.fields(data, 2) == rows_by_csv(data, 2)
+    assert batch.RECORDS.fields(data, 2)[1] == [
+        "Talks, at last",
+        'He said "no"',
+        "café",
+        "",
+        "two\nlines",
+    ]
+    for not_simple in (b"1,a,b\n", b'1,"a"b\n', b"1,a\rb\n", b"1,\xe9\n", b'1,"open\n', b"1,\0\n"):
+        assert batch.RECORDS.fields(not_simple, 2) is None
+    with pytest.raises(ValueError):
+        batch.RECORDS.fields(data, 0)
+
+
 def test_the_record_scanner_is_built_where_there_is_a_c_compiler():
     # setup.py builds it optionally: without a compiler the main process parses every row.
     if shutil.which(sysconfig.get_config_var("CC").split()[0]) is None:
