@@ -377,6 +377,159 @@ static PyTypeObject ChunkTableType = {
     .tp_as_sequence = &chunk_table_sequence,
 };
 
+/* WordTable: a stored dictionary's words to their lemmas, read from the two blobs of lines an
+   .npz holds (model/fast.py, Tables), without a str or a dict entry made for each of its
+   180k words: building that dict was a tenth of a second of every start-up, and a scoring run
+   asks it for a few thousand words. A later repeat of a word wins, as in a dict. */
+
+typedef struct {
+    Py_ssize_t word, word_length, lemma, lemma_length; /* offsets into the blobs */
+} WordEntry;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *words, *lemmas; /* the blobs (bytes), kept alive */
+    WordEntry *entries;
+    int32_t *slots; /* an entry's index, or -1 */
+    Py_ssize_t n_entries;
+    uint64_t mask;
+} WordTable;
+
+static uint64_t word_hash(const char *bytes, Py_ssize_t n) {
+    uint64_t hash = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < n; i++) hash = (hash ^ (unsigned char)bytes[i]) * 0x100000001b3ULL;
+    return hash;
+}
+
+static void word_table_dealloc(WordTable *self) {
+    Py_XDECREF(self->words);
+    Py_XDECREF(self->lemmas);
+    PyMem_Free(self->entries);
+    PyMem_Free(self->slots);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The slot of the word bytes[0:n]: where it is, or the empty slot where it would go. */
+static uint64_t word_slot(const WordTable *self, const char *bytes, Py_ssize_t n) {
+    const char *stored = PyBytes_AS_STRING(self->words);
+    uint64_t slot = word_hash(bytes, n) & self->mask;
+    for (;;) { /* at most half full: a walk ends */
+        int32_t at = self->slots[slot];
+        if (at < 0) return slot;
+        const WordEntry *e = &self->entries[at];
+        if (e->word_length == n && memcmp(stored + e->word, bytes, (size_t)n) == 0) return slot;
+        slot = (slot + 1) & self->mask;
+    }
+}
+
+/* Offsets of the lines of blob, "\n"-separated as as_lines writes them; n_lines of them. */
+static Py_ssize_t *line_starts(PyObject *blob, Py_ssize_t *n_lines) {
+    const char *data = PyBytes_AS_STRING(blob);
+    Py_ssize_t n = PyBytes_GET_SIZE(blob), count = 1;
+    for (const char *at = data; (at = memchr(at, '\n', (size_t)(data + n - at))) != NULL; at++)
+        count++;
+    Py_ssize_t *starts = PyMem_Malloc((size_t)(count + 1) * sizeof(Py_ssize_t));
+    if (starts == NULL) return (Py_ssize_t *)PyErr_NoMemory();
+    Py_ssize_t line = 0;
+    starts[line++] = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (data[i] == '\n') starts[line++] = i + 1;
+    starts[line] = n + 1; /* as if a newline followed the last line */
+    *n_lines = count;
+    return starts;
+}
+
+static PyObject *word_table_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"words", "lemmas", NULL};
+    PyObject *words, *lemmas;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "SS", names, &words, &lemmas)) return NULL;
+    Py_ssize_t n_words, n_lemmas;
+    Py_ssize_t *word_starts = line_starts(words, &n_words), *lemma_starts = NULL;
+    WordTable *self = NULL;
+    if (word_starts == NULL || (lemma_starts = line_starts(lemmas, &n_lemmas)) == NULL) goto failed;
+    if (n_words != n_lemmas) {
+        PyErr_SetString(PyExc_ValueError, "the words and their lemmas are not as many lines");
+        goto failed;
+    }
+    if (n_words > INT32_MAX / 4) {
+        PyErr_SetString(PyExc_ValueError, "too many words");
+        goto failed;
+    }
+    if ((self = (WordTable *)type->tp_alloc(type, 0)) == NULL) goto failed;
+    self->words = Py_NewRef(words), self->lemmas = Py_NewRef(lemmas);
+    uint64_t size = 16;
+    while (size < 2 * (uint64_t)n_words) size *= 2;
+    self->mask = size - 1;
+    self->entries = PyMem_Malloc((size_t)n_words * sizeof(WordEntry));
+    self->slots = PyMem_Malloc((size_t)size * sizeof(int32_t));
+    if (self->entries == NULL || self->slots == NULL) {
+        PyErr_NoMemory();
+        goto failed;
+    }
+    memset(self->slots, 0xff, (size_t)size * sizeof(int32_t));
+    const char *data = PyBytes_AS_STRING(words);
+    for (Py_ssize_t i = 0; i < n_words; i++) {
+        WordEntry entry = {word_starts[i], word_starts[i + 1] - 1 - word_starts[i],
+                           lemma_starts[i], lemma_starts[i + 1] - 1 - lemma_starts[i]};
+        uint64_t slot = word_slot(self, data + entry.word, entry.word_length);
+        if (self->slots[slot] >= 0) { /* a repeat: the later lemma wins */
+            self->entries[self->slots[slot]].lemma = entry.lemma;
+            self->entries[self->slots[slot]].lemma_length = entry.lemma_length;
+            continue;
+        }
+        self->entries[self->n_entries] = entry;
+        self->slots[slot] = (int32_t)self->n_entries++;
+    }
+    PyMem_Free(word_starts);
+    PyMem_Free(lemma_starts);
+    return (PyObject *)self;
+failed:
+    PyMem_Free(word_starts);
+    PyMem_Free(lemma_starts);
+    Py_XDECREF(self);
+    return NULL;
+}
+
+static PyObject *word_table_get(WordTable *self, PyObject *const *args, Py_ssize_t n_args) {
+    if (n_args < 1 || n_args > 2) {
+        PyErr_SetString(PyExc_TypeError, "get(word, default=None)");
+        return NULL;
+    }
+    PyObject *fallback = n_args == 2 ? args[1] : Py_None;
+    if (!PyUnicode_Check(args[0])) return Py_NewRef(fallback);
+    Py_ssize_t n;
+    const char *bytes = PyUnicode_AsUTF8AndSize(args[0], &n);
+    if (bytes == NULL) { /* a lone surrogate: no stored word, which is UTF-8, is it */
+        PyErr_Clear();
+        return Py_NewRef(fallback);
+    }
+    int32_t at = self->slots[word_slot(self, bytes, n)];
+    if (at < 0) return Py_NewRef(fallback);
+    const WordEntry *e = &self->entries[at];
+    return PyUnicode_DecodeUTF8(PyBytes_AS_STRING(self->lemmas) + e->lemma, e->lemma_length, NULL);
+}
+
+static Py_ssize_t word_table_len(WordTable *self) { return self->n_entries; }
+
+static PyMethodDef word_table_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))word_table_get, METH_FASTCALL,
+     "get(word, default=None): word's lemma, else default"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods word_table_sequence = {.sq_length = (lenfunc)word_table_len};
+
+static PyTypeObject WordTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "model._kernel.WordTable",
+    .tp_doc = PyDoc_STR("WordTable(words, lemmas): a stored dictionary's lemmas, by word"),
+    .tp_basicsize = sizeof(WordTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = word_table_new,
+    .tp_dealloc = (destructor)word_table_dealloc,
+    .tp_methods = word_table_methods,
+    .tp_as_sequence = &word_table_sequence,
+};
+
 /* A text's chunks, read one at a time: each as code points, in a buffer of this call's. */
 typedef struct {
     Py_UCS4 *chars;
@@ -527,10 +680,11 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__kernel(void) {
-    if (PyType_Ready(&ChunkTableType) < 0) return NULL;
+    if (PyType_Ready(&ChunkTableType) < 0 || PyType_Ready(&WordTableType) < 0) return NULL;
     PyObject *created = PyModule_Create(&module);
     if (created == NULL) return NULL;
-    if (PyModule_AddObjectRef(created, "ChunkTable", (PyObject *)&ChunkTableType) < 0) {
+    if (PyModule_AddObjectRef(created, "ChunkTable", (PyObject *)&ChunkTableType) < 0 ||
+        PyModule_AddObjectRef(created, "WordTable", (PyObject *)&WordTableType) < 0) {
         Py_DECREF(created);
         return NULL;
     }

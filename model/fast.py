@@ -22,7 +22,7 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import cached_property, lru_cache
 from itertools import compress, pairwise, repeat
 from pathlib import Path
@@ -66,6 +66,37 @@ WORD, NEGATION, CLAUSE, BOUND = 0, 1, 2, 3
 NUL, NOT_NUL = "\x00", "\x01"
 JOIN = f" {NUL} "
 BOUNDARY = -2
+
+
+class StoredWords(Mapping):
+    """A stored dictionary (word -> lemma) read from its two blobs of lines, as dict(zip(...))
+    of their lines reads it, but looked up in C (the kernel's WordTable): making a dict of its
+    180k words was a tenth of a second of every start-up, for the few thousand words a run
+    looks up. Only where the kernel was built (see stored_words)."""
+
+    def __init__(self, words: bytes, lemmas: bytes):
+        words.decode(), lemmas.decode()  # not UTF-8: UnicodeDecodeError, as from_lines raises
+        self._words = words
+        self._table = KERNEL.WordTable(words, lemmas)  # unpaired: ValueError
+        self.get = self._table.get  # what simplemma calls: no Python frame per lookup
+
+    def __getitem__(self, word: str) -> str:
+        if (lemma := self._table.get(word)) is None:
+            raise KeyError(word)
+        return lemma
+
+    def __iter__(self) -> Iterator[str]:  # only to store it again: in order, each word once
+        return iter(dict.fromkeys(self._words.decode().split("\n")))
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def stored_words(words: bytes, lemmas: bytes) -> Mapping[str, str]:
+    """The dictionary of lines words and lemmas: a StoredWords, or a dict without the kernel."""
+    if KERNEL is None:
+        return dict(zip(words.decode().split("\n"), lemmas.decode().split("\n"), strict=True))
+    return StoredWords(words, lemmas)
 
 
 class Chunk(NamedTuple):
@@ -203,7 +234,7 @@ class Tables(NamedTuple):
     bigrams: bool
     # simplemma's English dictionary, decoded, and the SHA-256 of the file it came from: stored
     # with a version so that loading it skips the decoding. None when read from a pipeline.
-    dictionary: dict[str, str] | None = None
+    dictionary: Mapping[str, str] | None = None
     dictionary_source: str | None = None
 
     @classmethod
@@ -268,10 +299,10 @@ class Tables(NamedTuple):
                 bigrams=bool(settings["bigrams"]),
             )
             if "dictionary_words" in stored:  # versions trained before it was stored have none
-                words = from_lines(stored["dictionary_words"])
-                forms = from_lines(stored["dictionary_lemmas"])
+                words = stored["dictionary_words"].tobytes()
+                forms = stored["dictionary_lemmas"].tobytes()
                 tables = tables._replace(
-                    dictionary=dict(zip(words, forms, strict=True)),  # unpaired: ValueError
+                    dictionary=stored_words(words, forms),  # unpaired: ValueError
                     dictionary_source=str(settings["dictionary_source"]),
                 )
         n_labels, n_features = len(tables.classes), len(tables.terms)

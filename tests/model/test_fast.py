@@ -23,7 +23,9 @@ from model.fast import (
     UNSEEN,
     FastScorer,
     PairTable,
+    StoredWords,
     Tables,
+    stored_words,
     strip_accents,
 )
 from model.features import PIECE, SHIPPED, Lemmas, english_dictionary, simplemma_source
@@ -315,6 +317,53 @@ def test_a_version_stores_simplemma_s_dictionary_and_lemmatises_from_it(model_di
     words = {w for text in corpus_texts[::5] for w in PIECE.findall(text.lower())}
     words |= {"neighbours", "won't", "de-escalation", "thanked", "zzqx", "criticised"}
     assert {w: stored.folded(w) for w in words} == {w: SHIPPED.folded(w) for w in words}
+
+
+def test_a_version_s_dictionary_is_looked_up_in_c_where_the_kernel_is_built(model_dir):
+    version = model_dir / (model_dir / "CURRENT").read_text().strip()
+    tables = Tables.load(version / "scorer.npz")
+    assert isinstance(tables.dictionary, StoredWords) == (KERNEL is not None)
+
+
+@pytest.mark.skipif(KERNEL is None, reason="the kernel is not built (no C compiler)")
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=12), st.text())
+def test_stored_words_read_as_a_dict_of_their_lines(pairs, asked):
+    # WordTable reads the blobs of lines an .npz stores as dict(zip()) of their lines does:
+    # a repeated word keeps its last lemma, and every other word is missing.
+    pairs = [(w, m) for w, m in pairs if "\n" not in w + m]
+    words = "\n".join(w for w, _ in pairs).encode("utf-8", "surrogatepass")
+    lemmas = "\n".join(m for _, m in pairs).encode("utf-8", "surrogatepass")
+    try:
+        expected = dict(zip(words.decode().split("\n"), lemmas.decode().split("\n"), strict=True))
+    except (UnicodeDecodeError, ValueError) as error:
+        with pytest.raises(type(error)):
+            StoredWords(words, lemmas)
+        return
+    found = StoredWords(words, lemmas)
+    assert dict(found) == expected and len(found) == len(expected) and list(found) == list(expected)
+    for word in [asked, *expected]:
+        assert found.get(word) == expected.get(word)
+        assert found.get(word, "?") == expected.get(word, "?")
+        assert (word in found) == (word in expected)
+    assert found == stored_words(words, lemmas) == expected
+
+
+@pytest.mark.skipif(KERNEL is None, reason="the kernel is not built (no C compiler)")
+def test_stored_words_refuse_blobs_that_do_not_pair():
+    with pytest.raises(ValueError):
+        StoredWords(b"talks\nwar", b"talk")
+    with pytest.raises(UnicodeDecodeError):
+        StoredWords(b"talks", b"\xe9")
+    with pytest.raises(TypeError):
+        KERNEL.WordTable("talks", b"talk")
+    table = KERNEL.WordTable(b"talks\nwar\ntalks", b"talk\nwar\nTALK")
+    assert (len(table), table.get("talks"), table.get(b"talks"), table.get("\ud800")) == (
+        2,
+        "TALK",
+        None,
+        None,
+    )
 
 
 def test_a_dictionary_from_another_simplemma_is_not_used():
