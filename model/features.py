@@ -243,17 +243,21 @@ def factored(alternatives: list[str]) -> list[str]:
     match at the same place (not a plain character, which would differ) comes between them.
     """
     items: list[str | tuple[str, list[str]]] = []
+    # The group of each plain start since the last alternative that is not one: the group a
+    # later alternative with that start joins (a look back over items made this quadratic).
+    open_groups: dict[str, tuple[str, list[str]]] = {}
     for expression in dict.fromkeys(alternatives):  # a repeat can match only where the first did
         head = literal_head(expression)
         if head is None:
             items.append(expression)
+            open_groups.clear()
             continue
         unit, rest = head
-        group = next((i for i in reversed(items) if isinstance(i, str) or i[0] == unit), None)
-        if group is None or isinstance(group, str):
-            items.append((unit, [rest]))
+        if unit in open_groups:
+            open_groups[unit][1].append(rest)
         else:
-            group[1].append(rest)
+            open_groups[unit] = (unit, [rest])
+            items.append(open_groups[unit])
     parts = []
     for item in items:
         if isinstance(item, str):
