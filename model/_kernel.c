@@ -9,8 +9,9 @@
    fallback where no compiler built this module (setup.py makes it optional), and
    tests/model/test_fast.py checks every path against predict_proba.
 
-   The only state is a ChunkTable's, which FastScorer owns and passes in; the tables are read
-   through the buffer protocol on each call. */
+   The only state is a ChunkTable's, which FastScorer owns and passes in, and a WordTable's
+   (below), built once per version and only read; the tables are read through the buffer
+   protocol on each call. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -432,8 +433,8 @@ static Py_ssize_t *line_starts(PyObject *blob, Py_ssize_t *n_lines) {
     if (starts == NULL) return (Py_ssize_t *)PyErr_NoMemory();
     Py_ssize_t line = 0;
     starts[line++] = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (data[i] == '\n') starts[line++] = i + 1;
+    for (const char *at = data; (at = memchr(at, '\n', (size_t)(data + n - at))) != NULL; at++)
+        starts[line++] = at + 1 - data;
     starts[line] = n + 1; /* as if a newline followed the last line */
     *n_lines = count;
     return starts;

@@ -92,11 +92,12 @@ class StoredWords(Mapping):
         return len(self._table)
 
 
-def stored_words(words: bytes, lemmas: bytes) -> Mapping[str, str]:
-    """The dictionary of lines words and lemmas: a StoredWords, or a dict without the kernel."""
+def stored_words(words: np.ndarray, lemmas: np.ndarray) -> Mapping[str, str]:
+    """The dictionary that as_lines stored as words and lemmas: a StoredWords, or a dict
+    without the kernel."""
     if KERNEL is None:
-        return dict(zip(words.decode().split("\n"), lemmas.decode().split("\n"), strict=True))
-    return StoredWords(words, lemmas)
+        return dict(zip(from_lines(words), from_lines(lemmas), strict=True))
+    return StoredWords(words.tobytes(), lemmas.tobytes())
 
 
 class Chunk(NamedTuple):
@@ -299,8 +300,7 @@ class Tables(NamedTuple):
                 bigrams=bool(settings["bigrams"]),
             )
             if "dictionary_words" in stored:  # versions trained before it was stored have none
-                words = stored["dictionary_words"].tobytes()
-                forms = stored["dictionary_lemmas"].tobytes()
+                words, forms = stored["dictionary_words"], stored["dictionary_lemmas"]
                 tables = tables._replace(
                     dictionary=stored_words(words, forms),  # unpaired: ValueError
                     dictionary_source=str(settings["dictionary_source"]),

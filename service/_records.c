@@ -201,7 +201,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "service._records", "Where CSV records end, in C.", -1, methods,
+    PyModuleDef_HEAD_INIT, "service._records", "CSV records in C: where they end, and their fields.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__records(void) { return PyModule_Create(&module); }

@@ -346,7 +346,8 @@ def test_stored_words_read_as_a_dict_of_their_lines(pairs, asked):
         assert found.get(word) == expected.get(word)
         assert found.get(word, "?") == expected.get(word, "?")
         assert (word in found) == (word in expected)
-    assert found == stored_words(words, lemmas) == expected
+    as_stored = (np.frombuffer(words, dtype=np.uint8), np.frombuffer(lemmas, dtype=np.uint8))
+    assert found == stored_words(*as_stored) == expected
 
 
 @pytest.mark.skipif(KERNEL is None, reason="the kernel is not built (no C compiler)")
