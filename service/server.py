@@ -16,6 +16,7 @@ from gunicorn import glogging, util
 from service.errors import PROBLEM_TYPE, problem_document
 from service.headers import REQUEST_ID_HEADER, SECURITY_HEADERS
 from service.logs import logging_config
+from service.worker import worker_exited
 
 wsgi_app = "service.wsgi:app"
 
@@ -25,7 +26,8 @@ wsgi_app = "service.wsgi:app"
 # a request a thread of its own: a slow client then holds one of threads x workers, and the
 # rest keep answering. The bound is a count, not a clock (gunicorn has no header timeout), so on
 # the open internet a buffering proxy in front does the rest (README, "Deployment").
-worker_class = "gthread"
+# gthread, with each worker keeping to its share of the kept-alive connections (service/worker.py).
+worker_class = "service.worker.BalancedThreadWorker"
 threads = 32
 # Measured for issue 9 (README, "Serving: where a request's time goes"): on 2 cores, 3 or 4
 # workers, 16 threads, preload_app and sync workers did not beat this beyond the noise of a shared
@@ -113,6 +115,7 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # its gauges stop counting as live
+    worker_exited(worker)
 
 
 def on_exit(server) -> None:

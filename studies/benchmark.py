@@ -202,10 +202,9 @@ def http_rows(seconds: int) -> list[tuple[str, float, float, float, float, float
     Each row is (name, median rate, median of the bursts' ratios, best rate / best /healthz
     rate beside it, the workers' median CPU us per request, the median of /healthz's CPU per
     request over the endpoint's, burst by burst). wrk opens its 16 connections at once and
-    keeps them; now and then one worker accepts nearly all of them (15 and 1, seen with `ss`)
-    and that burst runs at about half the rate, /healthz or not: the best bursts are those
-    where both workers served. The CPU a request costs the workers does not depend on that
-    split, nor on how much of the two cores wrk takes.
+    keeps them; the workers share them out (service/worker.py: before, one worker often took
+    nearly all of them and that burst ran at half the rate). The bursts still swing with the
+    machine's load; the CPU a request costs the workers depends less on it.
     """
     if shutil.which("wrk") is None:
         return []
