@@ -193,11 +193,19 @@ def validated(model: type[Request], body: Any) -> Request:
 
 def validated_body(model: type[Request]) -> Request:
     """Return the request's JSON body as model (4xx for a body that is not JSON or not valid)."""
-    return validated(model, read_json())
+    raw = json_body()
+    try:
+        # pydantic parses and validates a good body in one step, sooner than json.loads and then
+        # validation (2 of a one-text request's ~50 us in the app). A body it refuses is read
+        # the long way, which says what is wrong in the words below.
+        return model.model_validate_json(raw)
+    except ValidationError:
+        pass
+    return validated(model, parsed_json(raw))
 
 
-def read_json() -> Any:
-    """Return the request body's JSON value, or raise the 4xx that says what is wrong with it."""
+def json_body() -> bytes:
+    """Return the request body, or raise 415 unless its Content-Type is JSON."""
     # The common case read straight from the environ; any other Content-Type is parsed.
     exact = request.environ.get("CONTENT_TYPE") == "application/json"
     mimetype = "application/json" if exact else request.mimetype
@@ -205,10 +213,15 @@ def read_json() -> Any:
         raise UnsupportedMediaType(
             f"Send the body as JSON with Content-Type: application/json (got {mimetype or 'none'})."
         )
+    return read_body()
+
+
+def parsed_json(raw: bytes) -> Any:
+    """Return the JSON value of raw, or raise the 400 that says what is wrong with it."""
     try:
         # JSON is UTF-8 only: json.loads would also guess UTF-16 and UTF-32 from bytes. A UTF-8
         # byte order mark is tolerated (RFC 8259 allows ignoring it).
-        return json.loads(read_body().decode("utf-8-sig"))
+        return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise BadRequest("The body is not valid UTF-8.") from None
     except RecursionError:
