@@ -75,7 +75,8 @@ class BalancedThreadWorker(ThreadWorker):
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
         if self.slot is not None:
             TABLE.counts[self.slot] = self.nr_conns  # fresh before it sleeps
-            if not self._accepting and self.nr_conns < self.worker_connections:
+            stopped_for_share = not self._accepting and self.nr_conns < self.worker_connections
+            if stopped_for_share and self.alive:  # a stopping worker accepts nothing anyway
                 timeout = min(timeout, RECHECK_SECONDS)
         super().wait_for_and_dispatch_events(timeout)
 
