@@ -197,7 +197,8 @@ def validated_body(model: type[Request]) -> Request:
     try:
         # pydantic parses and validates a good body in one step, sooner than json.loads and then
         # validation (2 of a one-text request's ~50 us in the app). A body it refuses is read
-        # the long way, which says what is wrong in the words below.
+        # the long way, which says what is wrong in the words below: it is parsed twice (a bad
+        # one-text body 9 against 7 us), which only bad bodies pay.
         return model.model_validate_json(raw)
     except ValidationError:
         pass

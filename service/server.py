@@ -111,11 +111,15 @@ def on_starting(server) -> None:
 
 
 def child_exit(server, worker) -> None:
+    worker_exited(worker)  # first: nothing that fails below may leave its share of connections
     # Imported here: prometheus_client picks its multiprocess mode from the environment at import.
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # its gauges stop counting as live
-    worker_exited(worker)
+
+
+def worker_exit(server, worker) -> None:
+    worker_exited(worker)  # in the worker as it leaves, or in the master for one already gone
 
 
 def on_exit(server) -> None:

@@ -4,37 +4,49 @@ Every worker polls the one listening socket, so who accepts a connection is a ra
 opens its connections at once and keeps them (wrk, a proxy's keep-alive pool) often lands nearly
 all of them on one worker: 16 of 16 were seen in /proc. That worker then serves them on one core
 while the other idles, at half the rate, until the client reconnects. Here the workers share one
-small table of how many connections each holds, and a worker holding more than the average stops
-accepting until it no longer does. The worker with the fewest is never above the average, so some
-worker always accepts.
+small table of how many connections each holds, and a worker accepts a connection only while it
+holds no more than the average of the workers that count. The one holding the fewest is never
+above it, so while any worker counts, one of them accepts.
+
+A worker counts while its loop runs and reports, at every turn and at least once a second. One
+that is stopping (SIGTERM, a HUP or TTOU replacing it, max_requests) writes itself out at once, so
+a worker draining its last requests holds no one back; the master frees the slot of one that has
+exited; one whose loop has stalled stops counting when its last report is STALE_SECONDS old.
 """
 
 import ctypes
 import multiprocessing
+import os
+import time
 
 from gunicorn.workers.gthread import ThreadWorker
 
-FREE, STARTING = -2, -1  # a slot's states besides the count of a running worker's connections
-SLOTS = 64  # workers beyond this many on one server accept as plain gthread workers do
-# A worker that stopped accepting looks again this often, rather than at gthread's 1 s tick:
-# the others may have taken connections since, and one of them may be waiting for its share.
+FREE, OUT = -2, -1  # a slot no worker holds; one whose worker takes no share (starting, stopping)
+# A HUP runs the old workers and their replacements side by side, so this balances servers of up
+# to 32 workers; a worker made when no slot is free accepts as plain gthread workers do.
+SLOTS = 64
+# A worker over its share leaves a waiting connection to the others and looks again this soon:
+# by then one of them has taken it, or the counts have moved and it is its turn.
 RECHECK_SECONDS = 0.01
+STALE_SECONDS = 3.0  # three turns of gthread's one-second tick without a report
 
 
 class ConnectionTable:
-    """Each worker's count of open connections, in memory its forks share.
+    """Each worker's count of open connections and when it last reported it, in memory its forks
+    share (time.monotonic is one clock for every process on the machine).
 
-    Slots are claimed and freed by the master (claim when a worker is made, before the fork;
-    free when it has exited); each running worker writes only its own.
+    The master claims a slot when it makes a worker, before the fork, and frees it when the
+    worker has exited; in between, only that worker writes it.
     """
 
     def __init__(self, slots: int = SLOTS):
         self.counts = multiprocessing.RawArray(ctypes.c_int, [FREE] * slots)
+        self.reported = multiprocessing.RawArray(ctypes.c_double, slots)
 
     def claim(self) -> int | None:
         for slot, count in enumerate(self.counts):
             if count == FREE:
-                self.counts[slot] = STARTING
+                self.report(slot, OUT)
                 return slot
         return None
 
@@ -42,11 +54,19 @@ class ConnectionTable:
         if slot is not None:
             self.counts[slot] = FREE
 
-    def within_share(self, slot: int, connections: int) -> bool:
-        """Record slot's connections; True while they are at most the running workers' average."""
+    def report(self, slot: int, connections: int) -> None:
         self.counts[slot] = connections
-        running = [count for count in self.counts if count >= 0]
-        return connections * len(running) <= sum(running)
+        self.reported[slot] = time.monotonic()
+
+    def within_share(self, slot: int) -> bool:
+        """True while slot holds at most the average of the workers that count."""
+        recent = time.monotonic() - STALE_SECONDS
+        counting = [
+            count
+            for count, reported in zip(self.counts, self.reported, strict=True)
+            if count >= 0 and reported >= recent
+        ]
+        return self.counts[slot] * len(counting) <= sum(counting)
 
 
 TABLE = ConnectionTable()  # made at import, in the master, so that every worker shares it
@@ -57,30 +77,53 @@ class BalancedThreadWorker(ThreadWorker):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.slot = TABLE.claim()  # in the master: gunicorn makes the worker, then forks
+        # In the master: gunicorn makes the worker, then forks. With reuse_port each worker has
+        # a queue of its own, which no other worker could serve, so it takes every connection.
+        self.slot = None if self.cfg.reuse_port else TABLE.claim()
+        self.recheck_at = 0.0  # set when it left a waiting connection to the others
 
-    def within_share(self) -> bool:
-        return self.slot is None or TABLE.within_share(self.slot, self.nr_conns)
+    def report(self) -> None:
+        if self.slot is not None:
+            TABLE.report(self.slot, self.nr_conns if self.alive else OUT)
 
     def accept(self, listener) -> None:
-        super().accept(listener)
-        if not self.within_share():
-            super().set_accept_enabled(False)
+        self.report()
+        if self.slot is None or TABLE.within_share(self.slot):
+            super().accept(listener)
+            self.report()
+        else:
+            super().set_accept_enabled(False)  # polling a listener it will not take from would spin
+            self.recheck_at = time.monotonic() + RECHECK_SECONDS
 
     def set_accept_enabled(self, enabled: bool) -> None:
-        # gthread's loop calls this whenever accepting is off and it has room for more, so a
-        # worker that stopped for its share asks again on each turn of the loop.
-        super().set_accept_enabled(enabled and self.within_share())
+        # gthread's loop turns accepting back on at each turn while it has room: not until the
+        # recheck, after leaving a connection to the others.
+        if not (enabled and time.monotonic() < self.recheck_at):
+            super().set_accept_enabled(enabled)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        if self.slot is not None:
-            TABLE.counts[self.slot] = self.nr_conns  # fresh before it sleeps
-            stopped_for_share = not self._accepting and self.nr_conns < self.worker_connections
-            if stopped_for_share and self.alive:  # a stopping worker accepts nothing anyway
-                timeout = min(timeout, RECHECK_SECONDS)
+        self.report()
+        until_recheck = self.recheck_at - time.monotonic()
+        if until_recheck > 0:
+            timeout = min(timeout, until_recheck)
         super().wait_for_and_dispatch_events(timeout)
+        self.report()  # connections closed in this turn stop counting now, not a tick later
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        self.report()  # out of the shares at once (Python runs handlers in the loop's thread)
 
 
-def worker_exited(worker) -> None:
-    """Free an exited worker's slot (gunicorn's child_exit hook, in the master)."""
-    TABLE.free(getattr(worker, "slot", None))
+def worker_exited(worker, table: ConnectionTable = TABLE) -> None:
+    """A worker that has left takes no share (gunicorn's child_exit and worker_exit hooks).
+
+    worker_exit runs in the worker as it leaves, and in the master for a worker it found already
+    gone; child_exit runs in the master once it has reaped one.
+    """
+    slot = getattr(worker, "slot", None)
+    if slot is None:
+        return
+    if worker.pid == os.getpid():
+        table.report(slot, OUT)  # not free: only the master frees, or it might free a new owner's
+    else:
+        table.free(slot)
