@@ -9,7 +9,8 @@ from pathlib import Path
 from ..helpers import ROOT
 
 # Stands in for python3: `-m venv DIR` makes a DIR/bin/pip that logs each call and takes a while,
-# so two installs that are not serialised overlap in the log.
+# so two installs that are not serialised overlap in the log, and a DIR/bin/python that logs
+# compiling the project's bytecode.
 FAKE_PYTHON = textwrap.dedent(
     """\
     #!/usr/bin/env bash
@@ -23,6 +24,12 @@ FAKE_PYTHON = textwrap.dedent(
     echo "end $PPID" >> "$INSTALL_LOG"
     PIP
     chmod +x "$3/bin/pip"
+    cat > "$3/bin/python" <<'PY'
+    #!/usr/bin/env bash
+    [ "$1 $2" = "-m compileall" ] || exit 3
+    echo "compile $PPID" >> "$INSTALL_LOG"
+    PY
+    chmod +x "$3/bin/python"
     """
 )
 
@@ -49,12 +56,13 @@ def test_two_installs_at_once_build_the_venv_once(tmp_path):
     ]
     outputs = [make.communicate(timeout=60)[0] for make in makes]
     assert [make.returncode for make in makes] == [0, 0], outputs
-    # One install (pip upgraded, then Stance installed), its calls one after the other.
+    # One install (pip upgraded, Stance installed, its bytecode compiled), one step at a time.
     assert [line.split()[0] for line in log.read_text().splitlines()] == [
         "start",
         "end",
         "start",
         "end",
+        "compile",
     ]
     assert sum(".venv was built meanwhile" in output for output in outputs) == 1
     assert (tmp_path / ".venv" / ".installed").exists()
