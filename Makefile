@@ -26,14 +26,12 @@ export $(USER_VALUES)
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed ## Create .venv and install Stance with its test tools
+install: $(VENV)/.installed $(VENV)/.compiled ## Create .venv and install Stance with its test tools
 
 # `make serve` and `make test` started together on a fresh clone would both build .venv: the
 # lock makes the second wait for the first, then find .venv built (newer than what it is built
 # from). setup.py compiles the C parts (model/_kernel.c, service/_records.c) where there is a
-# compiler. compileall writes the bytecode pip writes for an installed package's modules and not
-# for an editable one's: where PYTHONDONTWRITEBYTECODE is set, every start compiled them again
-# (50 of a `stance score` start-up's 320 ms).
+# compiler.
 INSTALLED_FROM := pyproject.toml setup.py model/_kernel.c service/_records.c
 $(VENV)/.installed: $(INSTALLED_FROM)
 	@mkdir -p $(VENV)
@@ -44,8 +42,15 @@ $(VENV)/.installed: $(INSTALLED_FROM)
 	  $(PYTHON) -m venv $(VENV); \
 	  $(BIN)/pip install --quiet --upgrade pip; \
 	  $(BIN)/pip install --quiet -e ".[test]"; \
-	  $(BIN)/python -m compileall -q model service training; \
 	  touch $@'
+
+# The bytecode pip writes for an installed package's modules and not for an editable one's,
+# written again when a module changes: where PYTHONDONTWRITEBYTECODE is set, every start compiled
+# them again (50 of a `stance score` start-up's 320 ms).
+SOURCES := $(wildcard model/*.py service/*.py service/cli/*.py training/*.py)
+$(VENV)/.compiled: $(SOURCES) | $(VENV)/.installed
+	$(BIN)/python -m compileall -q model service training
+	@touch $@
 
 train: $(MODEL_DIR)/CURRENT ## Train the model if the data or the model code changed
 
@@ -59,14 +64,14 @@ evaluate: train ## Print and save the metrics on data/test.csv (reports/<version
 	$(STANCE) evaluate
 
 # Every other gunicorn setting (threaded workers, JSON logs, metrics folder) is in service/server.py.
-serve: train ## Serve the API with gunicorn on HOST:PORT (default 127.0.0.1:8000), WORKERS workers
+serve: train $(VENV)/.compiled ## Serve the API with gunicorn on HOST:PORT (default 127.0.0.1:8000), WORKERS workers
 	$(STANCE) serve --host "$(HOST)" --port "$(PORT)" --workers "$(WORKERS)"
 
-score: train ## Score a file (CSV, .jsonl, .parquet): make score IN=in.csv OUT=out.csv [COLUMN=text]
+score: train $(VENV)/.compiled ## Score a file (CSV, .jsonl, .parquet): make score IN=in.csv OUT=out.csv [COLUMN=text]
 	@test -n "$$IN" -a -n "$$OUT" || { echo "usage: make score IN=file.csv OUT=scored.csv"; exit 2; }
 	$(STANCE) score "$$IN" -o "$$OUT" --text-column "$${COLUMN:-text}"
 
-predict: train ## Label one statement: make predict TEXT="We remain open to dialogue."
+predict: train $(VENV)/.compiled ## Label one statement: make predict TEXT="We remain open to dialogue."
 	@test -n "$$TEXT" || { echo 'usage: make predict TEXT="a statement"'; exit 2; }
 	$(STANCE) predict "$$TEXT"
 
@@ -93,7 +98,7 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-bench: train ## Measure batch throughput and memory against the read-only floor, and latency
+bench: train $(VENV)/.compiled ## Measure batch throughput and memory against the read-only floor, and latency
 	@command -v wrk >/dev/null || $(MAKE) --no-print-directory wrk
 	$(BIN)/python studies/benchmark.py
 

@@ -6,7 +6,10 @@ all of them on one worker: 16 of 16 were seen in /proc. That worker then serves 
 while the other idles, at half the rate, until the client reconnects. Here the workers share one
 small table of how many connections each holds, and a worker accepts a connection only while it
 holds no more than the average of the workers that count. The one holding the fewest is never
-above it, so while any worker counts, one of them accepts.
+above it; should it not take a waiting connection within PATIENCE_SECONDS (its loop stalled), a
+worker above its share takes it after all. A worker more than one above the average, as the
+first to boot after a HUP is with every reconnection, closes each kept-alive connection after
+its next answer, and its client reconnects to a worker within its share.
 
 A worker counts while its loop runs and reports, at every turn and at least once a second. One
 that is stopping (SIGTERM, a HUP or TTOU replacing it, max_requests) writes itself out at once, so
@@ -28,6 +31,7 @@ SLOTS = 64
 # A worker over its share leaves a waiting connection to the others and looks again this soon:
 # by then one of them has taken it, or the counts have moved and it is its turn.
 RECHECK_SECONDS = 0.01
+PATIENCE_SECONDS = 0.05  # how long a waiting connection is left to the others at most
 STALE_SECONDS = 3.0  # three turns of gthread's one-second tick without a report
 
 
@@ -54,19 +58,27 @@ class ConnectionTable:
         if slot is not None:
             self.counts[slot] = FREE
 
+    def _counting(self) -> list[int]:
+        recent = time.monotonic() - STALE_SECONDS
+        return [
+            count
+            for count, reported in zip(self.counts, self.reported, strict=True)
+            if count >= 0 and reported >= recent
+        ]
+
     def report(self, slot: int, connections: int) -> None:
         self.counts[slot] = connections
         self.reported[slot] = time.monotonic()
 
     def within_share(self, slot: int) -> bool:
         """True while slot holds at most the average of the workers that count."""
-        recent = time.monotonic() - STALE_SECONDS
-        counting = [
-            count
-            for count, reported in zip(self.counts, self.reported, strict=True)
-            if count >= 0 and reported >= recent
-        ]
+        counting = self._counting()
         return self.counts[slot] * len(counting) <= sum(counting)
+
+    def beyond_share(self, slot: int) -> bool:
+        """True while slot holds more than one connection above the average of those that count."""
+        counting = self._counting()
+        return self.counts[slot] * len(counting) > sum(counting) + len(counting)
 
 
 TABLE = ConnectionTable()  # made at import, in the master, so that every worker shares it
@@ -81,6 +93,8 @@ class BalancedThreadWorker(ThreadWorker):
         # a queue of its own, which no other worker could serve, so it takes every connection.
         self.slot = None if self.cfg.reuse_port else TABLE.claim()
         self.recheck_at = 0.0  # set when it left a waiting connection to the others
+        self.declined_since = 0.0  # when it first left the connection now waiting, if it did
+        self.offered = False  # whether this turn of the loop offered it a connection
 
     def report(self) -> None:
         if self.slot is not None:
@@ -88,12 +102,17 @@ class BalancedThreadWorker(ThreadWorker):
 
     def accept(self, listener) -> None:
         self.report()
-        if self.slot is None or TABLE.within_share(self.slot):
+        self.offered = True
+        now = time.monotonic()
+        waited = now - self.declined_since if self.declined_since else 0.0
+        if self.slot is None or TABLE.within_share(self.slot) or waited >= PATIENCE_SECONDS:
+            self.declined_since = 0.0
             super().accept(listener)
             self.report()
         else:
             super().set_accept_enabled(False)  # polling a listener it will not take from would spin
-            self.recheck_at = time.monotonic() + RECHECK_SECONDS
+            self.recheck_at = now + RECHECK_SECONDS
+            self.declined_since = self.declined_since or now
 
     def set_accept_enabled(self, enabled: bool) -> None:
         # gthread's loop turns accepting back on at each turn while it has room: not until the
@@ -106,8 +125,18 @@ class BalancedThreadWorker(ThreadWorker):
         until_recheck = self.recheck_at - time.monotonic()
         if until_recheck > 0:
             timeout = min(timeout, until_recheck)
+        self.offered = False
         super().wait_for_and_dispatch_events(timeout)
+        if self._accepting and not self.offered:
+            self.declined_since = 0.0  # no connection waits: another worker took it
         self.report()  # connections closed in this turn stop counting now, not a tick later
+
+    def handle_request(self, req, conn):
+        # In a request's thread: a worker well above its share answers and closes, and the
+        # client's next connection goes to a worker within its share.
+        if self.slot is not None and TABLE.beyond_share(self.slot):
+            req.must_close = True
+        return super().handle_request(req, conn)
 
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)
@@ -115,15 +144,11 @@ class BalancedThreadWorker(ThreadWorker):
 
 
 def worker_exited(worker, table: ConnectionTable = TABLE) -> None:
-    """A worker that has left takes no share (gunicorn's child_exit and worker_exit hooks).
+    """Free the slot of a worker that has left (gunicorn's child_exit and worker_exit hooks).
 
-    worker_exit runs in the worker as it leaves, and in the master for a worker it found already
-    gone; child_exit runs in the master once it has reaped one.
+    child_exit runs in the master once it has reaped a worker; worker_exit runs there for one
+    it found already gone, and in the worker itself as it leaves, which has written itself out
+    already and must not free: the master might have given the slot to another by then.
     """
-    slot = getattr(worker, "slot", None)
-    if slot is None:
-        return
-    if worker.pid == os.getpid():
-        table.report(slot, OUT)  # not free: only the master frees, or it might free a new owner's
-    else:
-        table.free(slot)
+    if worker.pid != os.getpid():
+        table.free(getattr(worker, "slot", None))

@@ -56,14 +56,11 @@ def test_two_installs_at_once_build_the_venv_once(tmp_path):
     ]
     outputs = [make.communicate(timeout=60)[0] for make in makes]
     assert [make.returncode for make in makes] == [0, 0], outputs
-    # One install (pip upgraded, Stance installed, its bytecode compiled), one step at a time.
-    assert [line.split()[0] for line in log.read_text().splitlines()] == [
-        "start",
-        "end",
-        "start",
-        "end",
-        "compile",
-    ]
+    # One install (pip upgraded, then Stance installed), its calls one after the other; then
+    # the bytecode compiled (by either make, or both: compileall writes each file atomically).
+    steps = [line.split()[0] for line in log.read_text().splitlines()]
+    assert steps[:4] == ["start", "end", "start", "end"]
+    assert steps[4:] in (["compile"], ["compile", "compile"])
     assert sum(".venv was built meanwhile" in output for output in outputs) == 1
     assert (tmp_path / ".venv" / ".installed").exists()
     # Once built, a third install has nothing to do.

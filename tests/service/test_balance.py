@@ -49,6 +49,19 @@ def running_workers(master: int, expected: int) -> list[int]:
     raise AssertionError(f"gunicorn's {expected} workers never all waited for connections")
 
 
+def settled(workers: list[int]) -> list[int]:
+    """Each worker's sockets once two counts 0.1 s apart agree: the readiness probe's connection
+    closes a few ms after its answer, and counted in a baseline it made one worker hold -1."""
+    counts, deadline = None, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        again = [sockets_of(pid) for pid in workers]
+        if again == counts:
+            return counts
+        counts = again
+        time.sleep(0.1)
+    raise AssertionError(f"the workers' sockets never settled: {counts}")
+
+
 def held(workers: list[int], baseline: list[int]) -> list[int]:
     return [sockets_of(pid) - base for pid, base in zip(workers, baseline, strict=True)]
 
@@ -82,7 +95,7 @@ def test_connections_opened_at_once_are_shared_by_both_workers(model_dir, tmp_pa
     process, base = start_gunicorn(model_dir, tmp_path, workers=2)
     try:
         workers = running_workers(process.pid, 2)
-        baseline = [sockets_of(pid) for pid in workers]  # the listener and the like
+        baseline = settled(workers)  # the listener and the like
         # Three rounds: without the shares, one worker took 14 or more of 16 in about half of
         # the rounds measured, so three balanced rounds by luck are unlikely.
         for _ in range(3):
@@ -112,7 +125,7 @@ def test_a_stopping_worker_leaves_new_connections_to_the_other(model_dir, tmp_pa
     address = urlsplit(base)
     try:
         workers = running_workers(process.pid, 2)
-        baseline = [sockets_of(pid) for pid in workers]
+        baseline = settled(workers)
         with contextlib.ExitStack() as opened:
             kept_alive(opened, base, CONNECTIONS)
             before = held(workers, baseline)
@@ -144,6 +157,81 @@ def test_a_stopping_worker_leaves_new_connections_to_the_other(model_dir, tmp_pa
         stop(process)
 
 
+@pytest.mark.slow
+@pytest.mark.server
+@linux_only
+def test_a_stalled_worker_keeps_new_connections_waiting_only_briefly(model_dir, tmp_path):
+    """The worker holding the fewest is the one meant to accept; when its loop stalls, the
+    other takes a waiting connection after PATIENCE_SECONDS, not once the stalled one's report
+    is STALE_SECONDS old (2.7 s for the second newcomer in review)."""
+    keep = {"GUNICORN_CMD_ARGS": "--keep-alive 60"}
+    process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=keep)
+    address = urlsplit(base)
+    stalled = None
+    try:
+        workers = running_workers(process.pid, 2)
+        with contextlib.ExitStack() as opened:
+            for connection in kept_alive(opened, base, CONNECTIONS):
+                connection.request("GET", "/healthz")  # both report fresh counts
+                connection.getresponse().read()
+            stalled = workers[0]
+            os.kill(stalled, signal.SIGSTOP)
+            started = time.monotonic()
+            for _ in range(3):  # the first is the other's share; the next two are not
+                connection = opened.enter_context(
+                    contextlib.closing(
+                        http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+                    )
+                )
+                connection.request("GET", "/healthz")
+                answer = connection.getresponse()
+                answer.read()
+                assert answer.status == 200
+            waited = time.monotonic() - started
+            assert waited < STALE_SECONDS / 2, f"three newcomers took {waited:.2f} s"
+    finally:
+        if stalled:
+            os.kill(stalled, signal.SIGCONT)
+        stop(process)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+@linux_only
+def test_after_a_hup_the_new_workers_share_the_clients_reconnections(model_dir, tmp_path):
+    """A HUP replaces both workers; the old ones close their connections, and the first new
+    worker to boot counts alone and took every reconnection (16 and 0 in review). A worker more
+    than one above its share now closes each connection after its next answer."""
+    keep = {"GUNICORN_CMD_ARGS": "--keep-alive 60"}
+    process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=keep)
+    try:
+        old = running_workers(process.pid, 2)
+        with contextlib.ExitStack() as opened:
+            connections = kept_alive(opened, base, CONNECTIONS)
+            os.kill(process.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 120
+            new, counts = [], []
+            while time.monotonic() < deadline:
+                for connection in connections:  # a busy client: every connection in use
+                    try:
+                        connection.request("GET", "/healthz")
+                        connection.getresponse().read()
+                    except (http.client.HTTPException, OSError):
+                        connection.close()  # closed by a stopping worker: the next reconnects
+                children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+                new = [int(pid) for pid in children.split() if int(pid) not in old]
+                if len(new) == 2 and len(children.split()) == 2:
+                    counts = [sockets_of(pid) for pid in new]
+                    if max(counts) - min(counts) <= 2:
+                        break
+                time.sleep(0.05)
+            assert len(new) == 2, "the HUP never replaced both workers"
+            # Each holds the listener and the like besides its share of the 16.
+            assert max(counts) - min(counts) <= 2, counts
+    finally:
+        stop(process)
+
+
 def test_a_worker_above_the_counting_workers_average_is_not_within_its_share():
     table = ConnectionTable(slots=3)
     first, second = table.claim(), table.claim()
@@ -158,6 +246,22 @@ def test_a_worker_above_the_counting_workers_average_is_not_within_its_share():
     assert not table.within_share(first)  # 5 of 9: above 4.5
     table.report(first, 4)
     assert table.within_share(first)  # 4 of 8: the average itself
+
+
+def test_only_a_worker_more_than_one_above_the_average_is_beyond_its_share():
+    table = ConnectionTable(slots=2)
+    first, second = table.claim(), table.claim()
+    table.report(first, 16)
+    assert not table.beyond_share(first)  # alone: all of it is its share
+    table.report(second, 0)
+    assert table.beyond_share(first)  # 16 of 16 between two, as after a HUP
+    table.report(first, 9)
+    table.report(second, 7)
+    assert not table.beyond_share(first)  # one above 8
+    table.report(first, 10)
+    table.report(second, 6)
+    assert table.beyond_share(first)
+    assert not table.beyond_share(second)
 
 
 def test_a_stopping_or_silent_worker_holds_no_one_back():
@@ -186,10 +290,10 @@ def test_slots_are_claimed_until_none_is_free_and_freed_for_the_next_worker():
     assert list(table.counts) == [OUT, 3]  # a claimed slot does not count until it reports
 
 
-def test_only_the_master_frees_a_slot_and_a_leaving_worker_writes_itself_out():
+def test_only_the_master_frees_a_slot():
     table = ConnectionTable(slots=1)
     slot = table.claim()
-    table.report(slot, 3)
+    table.report(slot, OUT)  # as the worker's handle_exit writes it
     worker_exited(SimpleNamespace(pid=os.getpid(), slot=slot), table)  # worker_exit, in it
     assert table.counts[slot] == OUT  # the master may already have given the slot to another
     worker_exited(SimpleNamespace(pid=os.getpid() + 1, slot=slot), table)  # in the master
