@@ -47,8 +47,8 @@ $(VENV)/.installed: $(INSTALLED_FROM)
 # The bytecode pip writes for an installed package's modules and not for an editable one's,
 # written again when a module changes: where PYTHONDONTWRITEBYTECODE is set, every start compiled
 # them again (50 of a `stance score` start-up's 320 ms).
-SOURCES := $(wildcard model/*.py service/*.py service/cli/*.py training/*.py)
-$(VENV)/.compiled: $(SOURCES) | $(VENV)/.installed
+SOURCES := $(shell find model service training -name '*.py')
+$(VENV)/.compiled: $(SOURCES) $(VENV)/.installed
 	$(BIN)/python -m compileall -q model service training
 	@touch $@
 

@@ -6,10 +6,10 @@ all of them on one worker: 16 of 16 were seen in /proc. That worker then serves 
 while the other idles, at half the rate, until the client reconnects. Here the workers share one
 small table of how many connections each holds, and a worker accepts a connection only while it
 holds no more than the average of the workers that count. The one holding the fewest is never
-above it; should it not take a waiting connection within PATIENCE_SECONDS (its loop stalled), a
-worker above its share takes it after all. A worker more than one above the average, as the
-first to boot after a HUP is with every reconnection, closes each kept-alive connection after
-its next answer, and its client reconnects to a worker within its share.
+above it; should a connection still wait after PATIENCE_SECONDS (the worker meant to take it has
+stalled), a worker above its share takes it, and every other waiting one, after all. Only new
+connections are steered: after a HUP the first new worker to boot counts alone and takes every
+reconnection, and keeps them (closing them to move them cost more than it saved, in review).
 
 A worker counts while its loop runs and reports, at every turn and at least once a second. One
 that is stopping (SIGTERM, a HUP or TTOU replacing it, max_requests) writes itself out at once, so
@@ -58,27 +58,16 @@ class ConnectionTable:
         if slot is not None:
             self.counts[slot] = FREE
 
-    def _counting(self) -> list[int]:
-        recent = time.monotonic() - STALE_SECONDS
-        return [
-            count
-            for count, reported in zip(self.counts, self.reported, strict=True)
-            if count >= 0 and reported >= recent
-        ]
-
     def report(self, slot: int, connections: int) -> None:
         self.counts[slot] = connections
         self.reported[slot] = time.monotonic()
 
     def within_share(self, slot: int) -> bool:
         """True while slot holds at most the average of the workers that count."""
-        counting = self._counting()
-        return self.counts[slot] * len(counting) <= sum(counting)
-
-    def beyond_share(self, slot: int) -> bool:
-        """True while slot holds more than one connection above the average of those that count."""
-        counting = self._counting()
-        return self.counts[slot] * len(counting) > sum(counting) + len(counting)
+        recent = time.monotonic() - STALE_SECONDS
+        counts, reported = self.counts[:], self.reported[:]  # one read of each, not one a slot
+        counting = [c for c, at in zip(counts, reported, strict=True) if c >= 0 and at >= recent]
+        return counts[slot] * len(counting) <= sum(counting)
 
 
 TABLE = ConnectionTable()  # made at import, in the master, so that every worker shares it
@@ -93,8 +82,8 @@ class BalancedThreadWorker(ThreadWorker):
         # a queue of its own, which no other worker could serve, so it takes every connection.
         self.slot = None if self.cfg.reuse_port else TABLE.claim()
         self.recheck_at = 0.0  # set when it left a waiting connection to the others
-        self.declined_since = 0.0  # when it first left the connection now waiting, if it did
-        self.offered = False  # whether this turn of the loop offered it a connection
+        self.declined_since = 0.0  # since when connections have kept waiting, if they have
+        self.offered = False  # whether this turn of the loop found a connection waiting
 
     def report(self) -> None:
         if self.slot is not None:
@@ -105,8 +94,11 @@ class BalancedThreadWorker(ThreadWorker):
         self.offered = True
         now = time.monotonic()
         waited = now - self.declined_since if self.declined_since else 0.0
-        if self.slot is None or TABLE.within_share(self.slot) or waited >= PATIENCE_SECONDS:
+        if self.slot is None or TABLE.within_share(self.slot):
             self.declined_since = 0.0
+            super().accept(listener)
+            self.report()
+        elif waited >= PATIENCE_SECONDS:  # until a turn finds none waiting
             super().accept(listener)
             self.report()
         else:
@@ -125,18 +117,13 @@ class BalancedThreadWorker(ThreadWorker):
         until_recheck = self.recheck_at - time.monotonic()
         if until_recheck > 0:
             timeout = min(timeout, until_recheck)
+        elif self.declined_since and self._accepting:
+            timeout = 0  # back on the listener: does a connection still wait, right now?
         self.offered = False
         super().wait_for_and_dispatch_events(timeout)
         if self._accepting and not self.offered:
-            self.declined_since = 0.0  # no connection waits: another worker took it
+            self.declined_since = 0.0  # none waits: another worker took it
         self.report()  # connections closed in this turn stop counting now, not a tick later
-
-    def handle_request(self, req, conn):
-        # In a request's thread: a worker well above its share answers and closes, and the
-        # client's next connection goes to a worker within its share.
-        if self.slot is not None and TABLE.beyond_share(self.slot):
-            req.must_close = True
-        return super().handle_request(req, conn)
 
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)

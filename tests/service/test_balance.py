@@ -162,22 +162,24 @@ def test_a_stopping_worker_leaves_new_connections_to_the_other(model_dir, tmp_pa
 @linux_only
 def test_a_stalled_worker_keeps_new_connections_waiting_only_briefly(model_dir, tmp_path):
     """The worker holding the fewest is the one meant to accept; when its loop stalls, the
-    other takes a waiting connection after PATIENCE_SECONDS, not once the stalled one's report
-    is STALE_SECONDS old (2.7 s for the second newcomer in review)."""
+    other takes the waiting connections after PATIENCE_SECONDS, not once the stalled one's
+    report is STALE_SECONDS old (2.7 s for the second newcomer in review)."""
     keep = {"GUNICORN_CMD_ARGS": "--keep-alive 60"}
     process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=keep)
     address = urlsplit(base)
     stalled = None
     try:
         workers = running_workers(process.pid, 2)
+        baseline = settled(workers)
         with contextlib.ExitStack() as opened:
             for connection in kept_alive(opened, base, CONNECTIONS):
                 connection.request("GET", "/healthz")  # both report fresh counts
                 connection.getresponse().read()
-            stalled = workers[0]
+            counts = held(workers, baseline)
+            stalled = workers[counts.index(min(counts))]  # the one meant to take newcomers
             os.kill(stalled, signal.SIGSTOP)
             started = time.monotonic()
-            for _ in range(3):  # the first is the other's share; the next two are not
+            for _ in range(3):  # at most the first is within the other's share
                 connection = opened.enter_context(
                     contextlib.closing(
                         http.client.HTTPConnection(address.hostname, address.port, timeout=10)
@@ -195,43 +197,6 @@ def test_a_stalled_worker_keeps_new_connections_waiting_only_briefly(model_dir, 
         stop(process)
 
 
-@pytest.mark.slow
-@pytest.mark.server
-@linux_only
-def test_after_a_hup_the_new_workers_share_the_clients_reconnections(model_dir, tmp_path):
-    """A HUP replaces both workers; the old ones close their connections, and the first new
-    worker to boot counts alone and took every reconnection (16 and 0 in review). A worker more
-    than one above its share now closes each connection after its next answer."""
-    keep = {"GUNICORN_CMD_ARGS": "--keep-alive 60"}
-    process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=keep)
-    try:
-        old = running_workers(process.pid, 2)
-        with contextlib.ExitStack() as opened:
-            connections = kept_alive(opened, base, CONNECTIONS)
-            os.kill(process.pid, signal.SIGHUP)
-            deadline = time.monotonic() + 120
-            new, counts = [], []
-            while time.monotonic() < deadline:
-                for connection in connections:  # a busy client: every connection in use
-                    try:
-                        connection.request("GET", "/healthz")
-                        connection.getresponse().read()
-                    except (http.client.HTTPException, OSError):
-                        connection.close()  # closed by a stopping worker: the next reconnects
-                children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
-                new = [int(pid) for pid in children.split() if int(pid) not in old]
-                if len(new) == 2 and len(children.split()) == 2:
-                    counts = [sockets_of(pid) for pid in new]
-                    if max(counts) - min(counts) <= 2:
-                        break
-                time.sleep(0.05)
-            assert len(new) == 2, "the HUP never replaced both workers"
-            # Each holds the listener and the like besides its share of the 16.
-            assert max(counts) - min(counts) <= 2, counts
-    finally:
-        stop(process)
-
-
 def test_a_worker_above_the_counting_workers_average_is_not_within_its_share():
     table = ConnectionTable(slots=3)
     first, second = table.claim(), table.claim()
@@ -246,22 +211,6 @@ def test_a_worker_above_the_counting_workers_average_is_not_within_its_share():
     assert not table.within_share(first)  # 5 of 9: above 4.5
     table.report(first, 4)
     assert table.within_share(first)  # 4 of 8: the average itself
-
-
-def test_only_a_worker_more_than_one_above_the_average_is_beyond_its_share():
-    table = ConnectionTable(slots=2)
-    first, second = table.claim(), table.claim()
-    table.report(first, 16)
-    assert not table.beyond_share(first)  # alone: all of it is its share
-    table.report(second, 0)
-    assert table.beyond_share(first)  # 16 of 16 between two, as after a HUP
-    table.report(first, 9)
-    table.report(second, 7)
-    assert not table.beyond_share(first)  # one above 8
-    table.report(first, 10)
-    table.report(second, 6)
-    assert table.beyond_share(first)
-    assert not table.beyond_share(second)
 
 
 def test_a_stopping_or_silent_worker_holds_no_one_back():

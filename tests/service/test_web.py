@@ -19,7 +19,7 @@ from model.feedback_store import FeedbackStore
 from ..helpers import ROOT, TESTS, start_gunicorn, stop
 
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 except ImportError:  # reported by the browser fixture: a skip here, a failure in CI
     sync_playwright = None
 
@@ -596,6 +596,12 @@ def assert_card_never_covers_its_sentence(page: "Page", analysis: dict[str, Any]
         assert not spans.nth(i).evaluate(OVERLAP), f"the card covers sentence {i}"
 
 
+def wait_until_clear(page: "Page", span: "Locator") -> None:
+    """Wait for the card to leave span clear: a ResizeObserver places it after the layout that
+    made it taller, so a check made at once could still see it where it was (it failed once)."""
+    page.wait_for_function(f"(span) => !({OVERLAP})(span)", arg=span.element_handle())
+
+
 def test_the_card_never_covers_the_sentence_it_explains(page, server):
     analysis = analyze_on(page, server, ARTICLE)
     assert_card_never_covers_its_sentence(page, analysis)
@@ -609,7 +615,7 @@ def test_the_card_never_covers_the_sentence_it_explains(page, server):
     # The correction form makes the card taller: it moves, and still leaves the sentence clear.
     page.get_by_role("button", name="This call is wrong").click()
     expect(page.locator("#details form")).to_be_visible()
-    assert not last.evaluate(OVERLAP)
+    wait_until_clear(page, last)
 
 
 def test_a_correction_is_sent_from_the_card_and_acknowledged(page, server_info, page_log):
