@@ -47,9 +47,9 @@ $(VENV)/.installed: $(INSTALLED_FROM)
 # The bytecode pip writes for an installed package's modules and not for an editable one's,
 # written again when a module changes: where PYTHONDONTWRITEBYTECODE is set, every start compiled
 # them again (50 of a `stance score` start-up's 320 ms).
-SOURCES := $(shell find model service training -name '*.py')
-$(VENV)/.compiled: $(SOURCES) $(VENV)/.installed
-	$(BIN)/python -m compileall -q model service training
+PACKAGES := model service training
+$(VENV)/.compiled: $(shell find $(PACKAGES) -name '*.py') $(VENV)/.installed
+	$(BIN)/python -m compileall -q $(PACKAGES)
 	@touch $@
 
 train: $(MODEL_DIR)/CURRENT ## Train the model if the data or the model code changed

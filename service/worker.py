@@ -93,12 +93,11 @@ class BalancedThreadWorker(ThreadWorker):
         self.report()
         self.offered = True
         now = time.monotonic()
-        waited = now - self.declined_since if self.declined_since else 0.0
-        if self.slot is None or TABLE.within_share(self.slot):
-            self.declined_since = 0.0
-            super().accept(listener)
-            self.report()
-        elif waited >= PATIENCE_SECONDS:  # until a turn finds none waiting
+        within = self.slot is None or TABLE.within_share(self.slot)
+        # Past its patience it takes every waiting connection, until a turn finds none waiting.
+        if within or (self.declined_since and now - self.declined_since >= PATIENCE_SECONDS):
+            if within:
+                self.declined_since = 0.0
             super().accept(listener)
             self.report()
         else:

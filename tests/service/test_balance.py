@@ -19,6 +19,8 @@ from service.worker import FREE, OUT, STALE_SECONDS, ConnectionTable, worker_exi
 from ..helpers import start_gunicorn, stop
 
 CONNECTIONS = 16
+# For a server whose kept-alive connections outlast the test, as a busy client's would.
+LONG_KEEPALIVE = {"GUNICORN_CMD_ARGS": "--keep-alive 60"}
 linux_only = pytest.mark.skipif(
     not Path("/proc/self/task").is_dir(), reason="counts sockets in Linux's /proc"
 )
@@ -66,25 +68,29 @@ def held(workers: list[int], baseline: list[int]) -> list[int]:
     return [sockets_of(pid) - base for pid, base in zip(workers, baseline, strict=True)]
 
 
+def connection_to(opened: contextlib.ExitStack, base: str) -> http.client.HTTPConnection:
+    """A connection to base (not opened until used), closed when opened closes."""
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    return opened.enter_context(contextlib.closing(connection))
+
+
+def healthz(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+    """GET /healthz on connection, read and checked to be 200."""
+    connection.request("GET", "/healthz")
+    answer = connection.getresponse()
+    answer.read()
+    assert answer.status == 200
+    return answer
+
+
 def kept_alive(opened: contextlib.ExitStack, base: str, count: int) -> list:
     """count connections, opened at once and each answered once, kept open until opened closes."""
-    address = urlsplit(base)
-    connections = [
-        opened.enter_context(
-            contextlib.closing(
-                http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-            )
-        )
-        for _ in range(count)
-    ]
+    connections = [connection_to(opened, base) for _ in range(count)]
     for connection in connections:  # all of them waiting to be accepted at once
         connection.connect()
     for connection in connections:
-        connection.request("GET", "/healthz")
-        answer = connection.getresponse()
-        answer.read()
-        assert answer.status == 200
-        assert answer.getheader("Connection") == "keep-alive"
+        assert healthz(connection).getheader("Connection") == "keep-alive"
     return connections
 
 
@@ -119,9 +125,7 @@ def test_a_stopping_worker_leaves_new_connections_to_the_other(model_dir, tmp_pa
     """As on a HUP, TTOU or max_requests: the stopping worker drains for a client that never
     finishes its request, and the other, holding more than it now, still takes every newcomer.
     Before, the draining worker still counted, and a newcomer waited 57 s for it to exit."""
-    # The other's kept-alive connections outlast the test, as a busy client's would.
-    keep = {"GUNICORN_CMD_ARGS": "--keep-alive 60"}
-    process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=keep)
+    process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=LONG_KEEPALIVE)
     address = urlsplit(base)
     try:
         workers = running_workers(process.pid, 2)
@@ -140,18 +144,10 @@ def test_a_stopping_worker_leaves_new_connections_to_the_other(model_dir, tmp_pa
             time.sleep(3)  # its kept-alive connections close; the slow one keeps it draining
             assert Path(f"/proc/{stopping}").exists(), "the stopping worker should still drain"
             for _ in range(4):  # more than the other's share, had the stopping worker counted
-                connection = opened.enter_context(
-                    contextlib.closing(
-                        http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-                    )
-                )
                 try:
-                    connection.request("GET", "/healthz")
-                    answer = connection.getresponse()
+                    healthz(connection_to(opened, base))
                 except TimeoutError:
                     pytest.fail("a new connection waited 10 s while one worker was stopping")
-                answer.read()
-                assert answer.status == 200
             assert sockets_of(other) - baseline[workers.index(other)] >= 4
     finally:
         stop(process)
@@ -164,31 +160,20 @@ def test_a_stalled_worker_keeps_new_connections_waiting_only_briefly(model_dir, 
     """The worker holding the fewest is the one meant to accept; when its loop stalls, the
     other takes the waiting connections after PATIENCE_SECONDS, not once the stalled one's
     report is STALE_SECONDS old (2.7 s for the second newcomer in review)."""
-    keep = {"GUNICORN_CMD_ARGS": "--keep-alive 60"}
-    process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=keep)
-    address = urlsplit(base)
+    process, base = start_gunicorn(model_dir, tmp_path, workers=2, env=LONG_KEEPALIVE)
     stalled = None
     try:
         workers = running_workers(process.pid, 2)
         baseline = settled(workers)
         with contextlib.ExitStack() as opened:
             for connection in kept_alive(opened, base, CONNECTIONS):
-                connection.request("GET", "/healthz")  # both report fresh counts
-                connection.getresponse().read()
+                healthz(connection)  # both report fresh counts
             counts = held(workers, baseline)
             stalled = workers[counts.index(min(counts))]  # the one meant to take newcomers
             os.kill(stalled, signal.SIGSTOP)
             started = time.monotonic()
             for _ in range(3):  # at most the first is within the other's share
-                connection = opened.enter_context(
-                    contextlib.closing(
-                        http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-                    )
-                )
-                connection.request("GET", "/healthz")
-                answer = connection.getresponse()
-                answer.read()
-                assert answer.status == 200
+                healthz(connection_to(opened, base))
             waited = time.monotonic() - started
             assert waited < STALE_SECONDS / 2, f"three newcomers took {waited:.2f} s"
     finally:
